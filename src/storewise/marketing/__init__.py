@@ -1,0 +1,1 @@
+"""storewise.marketing."""

@@ -1,0 +1,200 @@
+"""Canonical record types and column names shared by ingest, store, dataset and API.
+
+External ids are strings everywhere; timestamps are timezone-aware UTC. The store keeps
+event times as integer milliseconds since the epoch (column ``ts``) for fast loading.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class EventType(StrEnum):
+    """What a customer did with an item."""
+
+    VIEW = "view"
+    ADD_TO_CART = "add_to_cart"
+    REMOVE_FROM_CART = "remove_from_cart"
+    PURCHASE = "purchase"
+    RETURN = "return"
+    RATING = "rating"
+    SEARCH = "search"
+
+
+class Purpose(StrEnum):
+    """What a customer may consent to, each independently."""
+
+    PERSONALIZATION = "personalization"
+    MARKETING = "marketing"
+    ANALYTICS = "analytics"
+
+
+EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)
+PURPOSES: tuple[str, ...] = tuple(p.value for p in Purpose)
+
+#: Event names used by GA4, Segment and common shop platforms, mapped to ours.
+EVENT_TYPE_ALIASES: dict[str, str] = {
+    "view_item": "view",
+    "product_viewed": "view",
+    "page_view": "view",
+    "detail": "view",
+    "click": "view",
+    "add_to_cart": "add_to_cart",
+    "product_added": "add_to_cart",
+    "addtocart": "add_to_cart",
+    "cart": "add_to_cart",
+    "remove_from_cart": "remove_from_cart",
+    "product_removed": "remove_from_cart",
+    "purchase": "purchase",
+    "order_completed": "purchase",
+    "transaction": "purchase",
+    "checkout_completed": "purchase",
+    "refund": "return",
+    "order_refunded": "return",
+    "return": "return",
+    "rating": "rating",
+    "review": "rating",
+    "product_reviewed": "rating",
+    "search": "search",
+    "view_search_results": "search",
+    "products_searched": "search",
+}
+
+#: Columns of the canonical event table, in store order.
+EVENT_COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "customer_id",
+    "anonymous_id",
+    "session_id",
+    "item_id",
+    "event_type",
+    "quantity",
+    "price",
+    "value",
+    "order_id",
+    "ts",
+    "source",
+    "query",
+)
+ITEM_COLUMNS: tuple[str, ...] = (
+    "item_id",
+    "title",
+    "description",
+    "category",
+    "brand",
+    "price",
+    "currency",
+    "in_stock",
+    "is_product",
+    "attributes",
+)
+CUSTOMER_COLUMNS: tuple[str, ...] = ("customer_id", "country", "created_at", "attributes")
+PERSONAL_FIELDS: tuple[str, ...] = ("email", "name")
+
+#: Timestamps outside this window are rejected as implausible.
+MIN_TIMESTAMP = datetime(1990, 1, 1, tzinfo=UTC)
+MAX_FUTURE_SECONDS = 24 * 3600
+
+
+def to_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime (naive means UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    """The aware UTC datetime of epoch milliseconds."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Customer(_Record):
+    """A customer profile; email and name are personal and stored encrypted."""
+
+    customer_id: str = Field(min_length=1, max_length=200)
+    country: str | None = Field(default=None, max_length=100)
+    created_at: datetime | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    email: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _utc(value)
+
+
+class Item(_Record):
+    """A catalog item with the features content-based models use."""
+
+    item_id: str = Field(min_length=1, max_length=200)
+    title: str | None = Field(default=None, max_length=1000)
+    description: str | None = Field(default=None, max_length=20_000)
+    category: str | None = Field(default=None, max_length=200)
+    brand: str | None = Field(default=None, max_length=200)
+    price: float | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, max_length=3)
+    in_stock: bool = True
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class Event(_Record):
+    """One thing a known customer or an anonymous visitor did.
+
+    At least one of ``customer_id`` and ``anonymous_id`` is required; an event with both is a
+    login and links the anonymous history to the customer.
+    """
+
+    event_id: str | None = Field(default=None, min_length=1, max_length=200)
+    customer_id: str | None = Field(default=None, min_length=1, max_length=200)
+    anonymous_id: str | None = Field(default=None, min_length=1, max_length=200)
+    session_id: str | None = Field(default=None, max_length=200)
+    item_id: str | None = Field(default=None, min_length=1, max_length=200)
+    event_type: EventType
+    quantity: float = 1.0
+    price: float | None = Field(default=None, ge=0)
+    value: float | None = None
+    order_id: str | None = Field(default=None, max_length=200)
+    timestamp: datetime
+    source: str | None = Field(default=None, max_length=100)
+    query: str | None = Field(default=None, max_length=1000)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return _utc(value)
+
+    @model_validator(mode="after")
+    def _who_and_what(self) -> Event:
+        if self.customer_id is None and self.anonymous_id is None:
+            raise ValueError("an event needs customer_id or anonymous_id")
+        if self.item_id is None and self.event_type is not EventType.SEARCH:
+            raise ValueError(f"a {self.event_type.value} event needs item_id")
+        return self
+
+
+class Consent(_Record):
+    """A customer's yes or no to one purpose, as of a moment."""
+
+    customer_id: str = Field(min_length=1, max_length=200)
+    purpose: Purpose
+    granted: bool
+    at: datetime
+    source: str | None = Field(default=None, max_length=100)
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return _utc(value)

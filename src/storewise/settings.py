@@ -1,0 +1,99 @@
+"""Settings: the only place that reads ``STOREWISE_*`` environment variables or ``storewise.toml``.
+
+A ``Settings`` object is built once by a front-end (CLI, API) and passed in explicitly; nothing
+builds one at import time. Secrets have no defaults: features that need them refuse to run.
+
+>>> s = Settings(home="/tmp/sw-doc")
+>>> s.database_url.startswith("sqlite:///")
+True
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _toml_path() -> Path:
+    """Where the optional config file lives: ``$STOREWISE_CONFIG`` or ``./storewise.toml``."""
+    return Path(os.environ.get("STOREWISE_CONFIG", "storewise.toml"))
+
+
+class Settings(BaseSettings):
+    """All runtime configuration of storewise, with its meaning and default."""
+
+    model_config = SettingsConfigDict(env_prefix="STOREWISE_", extra="forbid", frozen=True)
+
+    home: Path = Field(
+        default=Path("storewise-data"),
+        description="Folder holding the SQLite database, model bundles and caches.",
+    )
+    db_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store; default: SQLite file in `home`.",
+    )
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key encrypting personal fields (email, name). No default.",
+    )
+    encryption_key_file: Path | None = Field(
+        default=None,
+        description="File holding the Fernet key, as an alternative to `encryption_key`.",
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Secret for keyed-HMAC pseudonyms in exports and logs. No default.",
+    )
+    ingest_chunk_rows: int = Field(
+        default=200_000, ge=1_000, description="Rows per chunk when streaming a file in."
+    )
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _expand_home(cls, value: Any) -> Any:
+        return Path(value).expanduser() if isinstance(value, str | Path) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence: explicit arguments, then environment, then ``storewise.toml``."""
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_toml_path()),
+        )
+
+    @property
+    def database_url(self) -> str:
+        """The store URL: ``db_url`` if set, else a SQLite file inside ``home``."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.home / 'storewise.db').as_posix()}"
+
+    @property
+    def bundles_dir(self) -> Path:
+        """Folder where published model bundles live."""
+        return self.home / "models"
+
+    def fernet_key(self) -> bytes | None:
+        """The encryption key for personal fields, or None when none is configured."""
+        if self.encryption_key is not None:
+            return self.encryption_key.get_secret_value().encode()
+        if self.encryption_key_file is not None:
+            return self.encryption_key_file.read_bytes().strip()
+        return None

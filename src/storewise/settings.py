@@ -23,9 +23,11 @@ from pydantic_settings import (
 )
 
 
-def _toml_path() -> Path:
-    """Where the optional config file lives: ``$STOREWISE_CONFIG`` or ``./storewise.toml``."""
-    return Path(os.environ.get("STOREWISE_CONFIG", "storewise.toml"))
+def _toml_paths(home: Any) -> list[Path]:
+    """Config files read, later ones winning: ``<home>/storewise.toml``, then
+    ``$STOREWISE_CONFIG`` or ``./storewise.toml``."""
+    home_dir = Path(home or os.environ.get("STOREWISE_HOME") or "storewise-data").expanduser()
+    return [home_dir / "storewise.toml", Path(os.environ.get("STOREWISE_CONFIG", "storewise.toml"))]
 
 
 class Settings(BaseSettings):
@@ -72,10 +74,11 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Precedence: explicit arguments, then environment, then ``storewise.toml``."""
+        home = init_settings().get("home")
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=_toml_path()),
+            TomlConfigSettingsSource(settings_cls, toml_file=_toml_paths(home)),
         )
 
     @property

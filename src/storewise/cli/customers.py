@@ -1,0 +1,44 @@
+"""``storewise customers export|erase ID``: the customer's rights of access and erasure."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from storewise.cli.common import console, guarded, print_json, state
+
+app = typer.Typer(help="Everything held about one customer: export it, or erase it.")
+
+CustomerArg = Annotated[str, typer.Argument(help="The customer's id.")]
+
+
+@app.command("export")
+@guarded
+def export(ctx: typer.Context, customer_id: CustomerArg) -> None:
+    """Print everything held about a customer as JSON (right of access)."""
+    store = state(ctx).store()
+    try:
+        print_json(store.export_customer(customer_id))
+    finally:
+        store.close()
+
+
+@app.command("erase")
+@guarded
+def erase(
+    ctx: typer.Context,
+    customer_id: CustomerArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a customer's data everywhere (right to erasure) and print what was removed."""
+    if not yes:
+        typer.confirm(f"Erase every record of customer {customer_id}?", abort=True)
+    store = state(ctx).store()
+    try:
+        erasure = store.erase_customer(customer_id, actor="cli")
+    finally:
+        store.close()
+    console.print(f"erased customer {customer_id}: " + ", ".join(
+        f"{name} {count}" for name, count in erasure.removed.items()
+    ))

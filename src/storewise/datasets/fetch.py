@@ -1,0 +1,144 @@
+"""Real dataset loaders: download once into a cache folder, or take a local copy (``--from``).
+
+Nothing here runs at serving time; the demo works without any download (synthetic data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from storewise.errors import InputError, NotFound
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """Where a public dataset lives and how to turn the download into our input file."""
+
+    name: str
+    url: str
+    filename: str
+    description: str
+    licence: str
+    convert: Callable[[Path, Path], None]
+
+
+def _excel_to_csv_gz(source: Path, target: Path) -> None:
+    """Convert the UCI workbook (zip or xlsx) to the gzipped CSV the preset reads."""
+    import gzip
+
+    import polars as pl
+
+    data = source.read_bytes()
+    if zipfile.is_zipfile(io.BytesIO(data)) and source.suffix.lower() == ".zip":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = [n for n in archive.namelist() if n.lower().endswith((".xlsx", ".csv"))]
+            if not names:
+                raise InputError(f"{source}: the archive holds no .xlsx or .csv file")
+            data = archive.read(names[0])
+            inner = names[0].lower()
+    else:
+        inner = source.name.lower()
+    if inner.endswith((".csv", ".csv.gz")):
+        raw = gzip.decompress(data) if inner.endswith(".gz") else data
+        frame = pl.read_csv(io.BytesIO(raw), infer_schema=False)
+    else:
+        try:
+            frame = pl.read_excel(io.BytesIO(data), engine="calamine", infer_schema_length=0)
+        except ImportError as exc:
+            raise InputError(
+                "reading the UCI workbook needs fastexcel: pip install 'storewise[datasets]'"
+            ) from exc
+    expected = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
+                "UnitPrice", "CustomerID", "Country"]
+    missing = [c for c in expected if c not in frame.columns]
+    if missing:
+        raise InputError(f"{source}: not the Online Retail file (missing {missing})")
+    frame = frame.select(expected)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
+        with gzip.open(tmp, "wt", encoding="utf-8", newline="") as handle:
+            frame.write_csv(handle)  # type: ignore[arg-type]
+    os.replace(tmp.name, target)
+
+
+REGISTRY: dict[str, DatasetSource] = {
+    "online-retail": DatasetSource(
+        name="online-retail",
+        url="https://archive.ics.uci.edu/static/public/352/online+retail.zip",
+        filename="online_retail.csv.gz",
+        description="UCI Online Retail: a UK gift shop's transactions, 2010-12 to 2011-12",
+        licence="CC BY 4.0 (Chen, Sain & Guo 2012)",
+        convert=_excel_to_csv_gz,
+    ),
+}
+
+
+def default_cache(home: Path) -> Path:
+    """The cache folder inside storewise's home."""
+    return home / "datasets"
+
+
+def fetch(
+    name: str,
+    cache_dir: Path,
+    *,
+    from_path: Path | None = None,
+    url: str | None = None,
+    timeout: float = 60.0,
+    force: bool = False,
+) -> Path:
+    """The local path of dataset ``name``, downloading (or copying ``from_path``) if needed."""
+    if name not in REGISTRY:
+        raise NotFound(f"unknown dataset {name!r}; available: {', '.join(sorted(REGISTRY))}")
+    source = REGISTRY[name]
+    folder = cache_dir / name
+    target = folder / source.filename
+    if target.exists() and not force and from_path is None:
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    if from_path is not None:
+        if not from_path.exists():
+            raise NotFound(f"{from_path}: no such file")
+        source.convert(from_path, target)
+        origin = str(from_path)
+    else:
+        download = folder / ("download" + Path(source.url).suffix)
+        _download(url or source.url, download, timeout)
+        source.convert(download, target)
+        download.unlink(missing_ok=True)
+        origin = url or source.url
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {"name": name, "origin": origin, "file": source.filename, "sha256": digest,
+             "licence": source.licence},
+            indent=2,
+        )
+    )
+    return target
+
+
+def _download(url: str, target: Path, timeout: float) -> None:
+    """Stream ``url`` to ``target`` atomically, with a clear message when offline."""
+    tmp = target.with_suffix(target.suffix + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, tmp.open("wb") as out:
+            shutil.copyfileobj(response, out, length=1 << 20)
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", exc)
+        raise InputError(
+            f"cannot download {url} ({reason}); if this machine is offline, download the file "
+            "elsewhere and run `storewise datasets fetch NAME --from PATH`"
+        ) from exc
+    os.replace(tmp, target)

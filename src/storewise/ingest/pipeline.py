@@ -1,0 +1,584 @@
+"""The one door data comes in by: read, map, validate, clean, store, report.
+
+``ingest(store, kind, paths, ...)`` streams every file in chunks inside a single store
+transaction (a failure stores nothing), and returns an :class:`IngestReport` that accounts
+for every row read: stored, duplicate, or rejected with a reason and line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from storewise.errors import InputError
+from storewise.ingest.clean import (
+    IngestReport,
+    Rules,
+    event_type_expr,
+    is_known_event_type,
+    normalise_numeric_id,
+    not_numeric,
+    parse_bool,
+    parse_number,
+    parse_timestamps,
+    stable_ids,
+    timestamp_bounds,
+    too_long,
+    trimmed,
+)
+from storewise.ingest.presets import Prepared, Preset, get_preset, resolve_columns
+from storewise.ingest.sources import BadRow, Chunk, Source
+from storewise.schema import PURPOSES
+from storewise.store.base import StoreWriter
+from storewise.store.sql import now_ms
+
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass
+class _Aggregates:
+    """Per-item and per-customer facts gathered over a whole order file (bounded by ids)."""
+
+    titles: Counter[tuple[str, str]] = field(default_factory=Counter)
+    categories: Counter[tuple[str, str]] = field(default_factory=Counter)
+    prices: dict[str, tuple[int, float]] = field(default_factory=dict)
+    countries: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+class RejectWriter:
+    """Writes rejected rows (file, line, reason, raw values) to a CSV, atomically."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp") if path else None
+        self._handle: Any = None
+        self._writer: Any = None
+        if self._tmp is not None:
+            self._tmp.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self._tmp.open("w", newline="", encoding="utf-8")
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(["file", "line", "reason", "raw"])
+
+    def write(self, file: str, rows: list[tuple[int, str, str]]) -> None:
+        """Append rejected rows of one file."""
+        if self._writer is not None:
+            self._writer.writerows((file, line, reason, raw) for line, reason, raw in rows)
+
+    def commit(self) -> None:
+        """Publish the file under its final name."""
+        if self._handle is not None and self._tmp is not None and self.path is not None:
+            self._handle.close()
+            os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Remove the partial file after a failed import."""
+        if self._handle is not None and self._tmp is not None:
+            self._handle.close()
+            self._tmp.unlink(missing_ok=True)
+
+
+def _raw_text(frame: pl.DataFrame, delimiter: str) -> list[str]:
+    if frame.width == 0:
+        return [""] * frame.height
+    return (
+        frame.select(
+            pl.concat_str(
+                [pl.col(c).cast(pl.Utf8).fill_null("") for c in frame.columns], separator=delimiter
+            )
+        )
+        .to_series()
+        .to_list()
+    )
+
+
+def _select_canonical(
+    chunk: Chunk, columns: Mapping[str, str], wanted: Sequence[str]
+) -> pl.DataFrame:
+    """The chunk with canonical column names (missing ones null) and a ``_line`` column."""
+    frame = chunk.frame
+    exprs = [
+        (pl.col(columns[name]) if name in columns else pl.lit(None)).alias(name) for name in wanted
+    ]
+    out = frame.select(exprs).with_columns(pl.Series("_line", chunk.lines))
+    strings = [
+        pl.col(c).cast(pl.Utf8)
+        for c, t in out.schema.items()
+        if c != "_line" and c != "timestamp" and c != "created_at" and t != pl.Utf8
+    ]
+    return out.with_columns(strings) if strings else out
+
+
+_EVENT_WANTED = (
+    "event_id",
+    "customer_id",
+    "anonymous_id",
+    "session_id",
+    "item_id",
+    "event_type",
+    "quantity",
+    "price",
+    "value",
+    "order_id",
+    "timestamp",
+    "query",
+    "title",
+    "category",
+    "country",
+)
+
+
+class _Converter:
+    """Turns mapped chunks of one kind into canonical rows, rejects and repair counts."""
+
+    def __init__(self, preset: Preset, time_format: str | None, source: str) -> None:
+        self.preset = preset
+        self.time_format = time_format
+        self.source = source[:100]
+        self.low, self.high = timestamp_bounds(now_ms())
+
+    # -- events and orders -------------------------------------------------------------------
+    def events(
+        self, raw: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame, Counter[str], Counter[str]]:
+        """(canonical events, rejected rows, repairs, notes) of one chunk."""
+        raw = raw.with_columns(pl.lit(True).alias("is_product"))
+        ids = trimmed("event_id")
+        hashed = stable_ids(raw, [c for c in _EVENT_WANTED if c != "event_id"], self.preset.name)
+        raw = raw.with_columns(pl.coalesce(ids, pl.lit(hashed)).alias("event_id"))
+        prepared = self.preset.prepare(raw) if self.preset.prepare else Prepared(raw)
+        frame = prepared.frame
+        frame = frame.with_columns(
+            parse_timestamps(frame["timestamp"], self.time_format).alias("_ts"),
+            normalise_numeric_id("customer_id").alias("_customer"),
+            event_type_expr("event_type", self.preset.default_event_type).alias("_type"),
+            parse_number("quantity").alias("_qty"),
+            parse_number("price").alias("_price"),
+            parse_number("value").alias("_value"),
+        )
+        sale = pl.col("_type").is_in(["purchase", "return"])
+        rules = Rules()
+        rules.reject(
+            "missing customer_id (and no anonymous_id)",
+            pl.col("_customer").is_null() & trimmed("anonymous_id").is_null(),
+        )
+        rules.reject(
+            "missing item_id", trimmed("item_id").is_null() & (pl.col("_type") != "search")
+        )
+        rules.reject(
+            "id longer than 200 characters",
+            too_long(
+                "customer_id", "anonymous_id", "item_id", "order_id", "session_id", "event_id"
+            ),
+        )
+        rules.reject("missing timestamp", pl.col("timestamp").is_null())
+        rules.reject("unparseable timestamp", pl.col("_ts").is_null())
+        rules.reject(
+            "timestamp out of range (before 1990 or more than a day ahead)",
+            (pl.col("_ts") < self.low) | (pl.col("_ts") > self.high),
+        )
+        rules.reject("unknown event type", ~is_known_event_type(pl.col("_type")))
+        rules.reject("non-numeric quantity", not_numeric("quantity"))
+        rules.reject("zero quantity", pl.col("_qty") == 0)
+        rules.reject("negative quantity", (pl.col("_qty") < 0) & ~sale)
+        rules.reject("non-numeric price", not_numeric("price"))
+        rules.reject("price <= 0 on a purchase or return", (pl.col("_price") <= 0) & sale)
+        rules.reject("negative price", pl.col("_price") < 0)
+        rules.reject("non-numeric value", not_numeric("value"))
+        good, bad = rules.split(frame)
+
+        repairs = Counter[str]()
+        checks: list[tuple[str, pl.Expr]] = [
+            *prepared.repairs,
+            (
+                "customer id normalised (e.g. 17850.0 -> 17850)",
+                trimmed("customer_id") != pl.col("_customer"),
+            ),
+            ("missing quantity set to 1", pl.col("_qty").is_null() & trimmed("quantity").is_null()),
+            (
+                "negative quantity on a purchase stored as a return",
+                (pl.col("_qty") < 0) & (pl.col("_type") == "purchase"),
+            ),
+            (
+                "event name mapped to a storewise type (e.g. view_item -> view)",
+                trimmed("event_type").is_not_null() & (trimmed("event_type") != pl.col("_type")),
+            ),
+        ]
+        notes = Counter[str]()
+        if good.height:
+            counts = good.select(
+                [e.fill_null(False).sum().alias(str(i)) for i, (_, e) in enumerate(checks)]
+            )
+            for (reason, _), value in zip(checks, counts.row(0), strict=True):
+                if value:
+                    repairs[reason] += int(value)
+            if prepared.notes:
+                counts = good.select(
+                    [
+                        e.fill_null(False).sum().alias(str(i))
+                        for i, (_, e) in enumerate(prepared.notes)
+                    ]
+                )
+                for (reason, _), value in zip(prepared.notes, counts.row(0), strict=True):
+                    if value:
+                        notes[reason] += int(value)
+        qty = pl.col("_qty").fill_null(1.0)
+        kind = (
+            pl.when((qty < 0) & (pl.col("_type") == "purchase"))
+            .then(pl.lit("return"))
+            .otherwise(pl.col("_type"))
+        )
+        sign = pl.when(kind == "return").then(-1.0).otherwise(1.0)
+        value = pl.coalesce(pl.col("_value").abs(), pl.col("_price") * qty.abs()) * sign
+        events = good.select(
+            "event_id",
+            pl.col("_customer").alias("customer_id"),
+            trimmed("anonymous_id").alias("anonymous_id"),
+            trimmed("session_id").alias("session_id"),
+            trimmed("item_id").alias("item_id"),
+            kind.alias("event_type"),
+            qty.abs().alias("quantity"),
+            pl.col("_price").alias("price"),
+            pl.when(pl.col("_type").is_in(["purchase", "return", "rating"]))
+            .then(pl.when(pl.col("_type") == "rating").then(pl.col("_value")).otherwise(value))
+            .otherwise(pl.col("_value"))
+            .alias("value"),
+            trimmed("order_id").alias("order_id"),
+            pl.col("_ts").alias("ts"),
+            pl.lit(self.source).alias("source"),
+            trimmed("query").alias("query"),
+            trimmed("title").alias("title"),
+            trimmed("category").alias("category"),
+            trimmed("country").alias("country"),
+            pl.col("is_product"),
+        )
+        return events, bad, repairs, notes
+
+    # -- catalog ------------------------------------------------------------------------------
+    def items(
+        self, raw: pl.DataFrame, extra: Sequence[str]
+    ) -> tuple[pl.DataFrame, pl.DataFrame, Counter[str]]:
+        """(catalog rows, rejected rows, repairs) of one chunk."""
+        rules = Rules()
+        rules.reject("missing item_id", trimmed("item_id").is_null())
+        rules.reject("id longer than 200 characters", too_long("item_id"))
+        rules.reject("non-numeric price", not_numeric("price"))
+        rules.reject("negative price", parse_number("price") < 0)
+        rules.reject(
+            "unrecognised in_stock value",
+            trimmed("in_stock").is_not_null() & parse_bool("in_stock").is_null(),
+        )
+        rules.reject(
+            "currency must be a 3-letter code",
+            trimmed("currency").is_not_null() & ~trimmed("currency").str.contains(r"^[A-Za-z]{3}$"),
+        )
+        good, bad = rules.split(raw)
+        attributes = (
+            pl.struct([pl.col(c).cast(pl.Utf8) for c in extra]).struct.json_encode()
+            if extra
+            else pl.lit(None, pl.Utf8)
+        )
+        items = good.select(
+            trimmed("item_id").alias("item_id"),
+            trimmed("title").alias("title"),
+            trimmed("description").alias("description"),
+            trimmed("category").alias("category"),
+            trimmed("brand").alias("brand"),
+            parse_number("price").alias("price"),
+            trimmed("currency").str.to_uppercase().alias("currency"),
+            parse_bool("in_stock").fill_null(True).alias("in_stock"),
+            pl.lit(True).alias("is_product"),
+            attributes.alias("attributes"),
+        )
+        repairs = Counter[str]()
+        missing_title = int(items["title"].null_count())
+        if missing_title:
+            repairs["item without title (kept; content models use category and attributes)"] = (
+                missing_title
+            )
+        return items, bad, repairs
+
+    # -- customers ------------------------------------------------------------------------------
+    def customers(
+        self, raw: pl.DataFrame, extra: Sequence[str]
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, Counter[str]]:
+        """(profiles, consents, rejected rows, repairs) of one chunk."""
+        raw = raw.with_columns(
+            (
+                parse_timestamps(raw["created_at"], self.time_format)
+                if raw["created_at"].null_count() < raw.height
+                else pl.Series("created_at", [None] * raw.height, dtype=pl.Int64)
+            ).alias("_created")
+        )
+        rules = Rules()
+        rules.reject("missing customer_id", trimmed("customer_id").is_null())
+        rules.reject("id longer than 200 characters", too_long("customer_id"))
+        rules.reject(
+            "unparseable created_at",
+            pl.col("created_at").is_not_null() & pl.col("_created").is_null(),
+        )
+        for purpose in PURPOSES:
+            column = f"consent_{purpose}"
+            rules.reject(
+                f"unrecognised {column} value (use yes/no, true/false, 1/0)",
+                trimmed(column).is_not_null() & parse_bool(column).is_null(),
+            )
+        good, bad = rules.split(raw)
+        email_ok = trimmed("email").str.contains(EMAIL)
+        repairs = Counter[str]()
+        if good.height:
+            bad_email = int(good.select((trimmed("email").is_not_null() & ~email_ok).sum()).item())
+            if bad_email:
+                repairs["invalid email removed (profile kept)"] = bad_email
+            renamed = int(
+                good.select(
+                    (trimmed("customer_id") != normalise_numeric_id("customer_id")).sum()
+                ).item()
+            )
+            if renamed:
+                repairs["customer id normalised (e.g. 17850.0 -> 17850)"] = renamed
+        attributes = (
+            pl.struct([pl.col(c).cast(pl.Utf8) for c in extra]).struct.json_encode()
+            if extra
+            else pl.lit(None, pl.Utf8)
+        )
+        profiles = good.select(
+            normalise_numeric_id("customer_id").alias("customer_id"),
+            trimmed("country").alias("country"),
+            pl.col("_created").alias("created_at"),
+            attributes.alias("attributes"),
+            pl.when(email_ok)
+            .then(trimmed("email").str.to_lowercase())
+            .otherwise(None)
+            .alias("email"),
+            trimmed("name").alias("name"),
+        )
+        stamp = now_ms()
+        consent_frames = [
+            good.select(
+                normalise_numeric_id("customer_id").alias("customer_id"),
+                pl.lit(purpose).alias("purpose"),
+                parse_bool(f"consent_{purpose}").alias("granted"),
+                pl.coalesce(pl.col("_created"), pl.lit(stamp)).alias("at"),
+                pl.lit(self.source).alias("source"),
+            ).filter(pl.col("granted").is_not_null())
+            for purpose in PURPOSES
+        ]
+        consents = pl.concat(consent_frames)
+        return profiles, consents, bad, repairs
+
+
+def _read_rejects(
+    chunk: Chunk, bad_rows: pl.DataFrame, delimiter: str, file_columns: Sequence[str]
+) -> list[tuple[int, str, str]]:
+    out = [(b.line, b.reason, b.raw) for b in chunk.bad]
+    if bad_rows.height:
+        lines = bad_rows["_line"].to_list()
+        reasons = bad_rows["_reason"].to_list()
+        original = chunk.frame.with_row_index("_i").filter(
+            pl.col("_i").is_in(pl.Series(chunk.lines).search_sorted(bad_rows["_line"]))
+        )
+        raws = _raw_text(
+            original.select([c for c in file_columns if c in original.columns]), delimiter
+        )
+        out.extend(zip(lines, reasons, raws, strict=True))
+    return out
+
+
+def _aggregate(agg: _Aggregates, events: pl.DataFrame) -> None:
+    sales = events.filter(pl.col("event_type") == "purchase")
+    for column, target in (("title", agg.titles), ("category", agg.categories)):
+        counts = (
+            events.filter(pl.col(column).is_not_null()).group_by("item_id", column).len().rows()
+        )
+        for item, text, n in counts:
+            target[(item, text)] += n
+    prices = (
+        sales.filter(pl.col("price").is_not_null())
+        .group_by("item_id")
+        .agg(pl.col("ts").max(), pl.col("price").sort_by("ts").last())
+        .rows()
+    )
+    for item, ts, price in prices:
+        if item not in agg.prices or agg.prices[item][0] <= ts:
+            agg.prices[item] = (ts, price)
+    counts = (
+        events.filter(pl.col("country").is_not_null() & pl.col("customer_id").is_not_null())
+        .group_by("customer_id", "country")
+        .len()
+        .rows()
+    )
+    for customer, country, n in counts:
+        agg.countries[(customer, country)] += n
+
+
+def _most_frequent(counter: Counter[tuple[str, str]]) -> dict[str, str]:
+    """For each key, its most frequent value; ties go to the alphabetically first value."""
+    best: dict[str, tuple[int, str]] = {}
+    for (key, value), n in counter.items():
+        current = best.get(key)
+        if current is None or n > current[0] or (n == current[0] and value < current[1]):
+            best[key] = (n, value)
+    return {k: v for k, (_, v) in best.items()}
+
+
+def ingest(
+    store: Any,
+    kind: str,
+    paths: Sequence[str | Path],
+    *,
+    preset: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    time_format: str | None = None,
+    rejected_csv: str | Path | None = None,
+    chunk_rows: int = 200_000,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
+    """Import ``paths`` of one ``kind`` (orders, events, items, customers) into ``store``.
+
+    All files commit together or not at all; the report accounts for every row.
+    """
+    chosen = get_preset(preset, kind)
+    if not paths:
+        raise InputError("no files given to ingest")
+    started = time.perf_counter()
+    report = IngestReport(kind=kind, preset=chosen.name, files=[str(p) for p in paths])
+    sources = [
+        Source(p, encoding=encoding, delimiter=delimiter, chunk_rows=chunk_rows) for p in paths
+    ]
+    plans = []
+    for source in sources:
+        columns = resolve_columns(source.columns(), chosen, mapping or {}, where=str(source.path))
+        plans.append((source, columns))
+    rejects = RejectWriter(Path(rejected_csv) if rejected_csv else None)
+    try:
+        with store.writer() as writer:
+            for source, columns in plans:
+                _ingest_file(
+                    writer, source, columns, chosen, kind, time_format, report, rejects, progress
+                )
+            writer.record_report(kind, report.files, report.to_dict())
+    except BaseException:
+        rejects.abort()
+        raise
+    rejects.commit()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest_file(
+    writer: StoreWriter,
+    source: Source,
+    columns: Mapping[str, str],
+    preset: Preset,
+    kind: str,
+    time_format: str | None,
+    report: IngestReport,
+    rejects: RejectWriter,
+    progress: ProgressFn | None,
+) -> None:
+    converter = _Converter(preset, time_format, f"{preset.name}:{source.path.name}")
+    delimiter = source.delimiter or ","
+    file_columns = source.columns()
+    mapped = set(columns.values())
+    extra = [c for c in file_columns if c not in mapped] if preset.keep_extra else []
+    agg = _Aggregates()
+    seen_items: set[str] = set()
+    name = str(source.path)
+
+    def tick(done: int, total: int) -> None:
+        if progress is not None:
+            progress(name, done, total)
+
+    for chunk in source.chunks(tick):
+        report.rows_read += chunk.frame.height + len(chunk.bad)
+        for bad in chunk.bad:
+            report.rejected[_short_reason(bad)] += 1
+        if kind in ("orders", "events"):
+            raw = _select_canonical(chunk, columns, _EVENT_WANTED)
+            events, bad_rows, repairs, notes = converter.events(raw)
+            report.repaired.update(repairs)
+            report.notes.update(notes)
+            codes = (
+                events.filter(pl.col("item_id").is_not_null())
+                .group_by("item_id")
+                .agg(pl.col("is_product").all())
+            )
+            fresh = codes.filter(~pl.col("item_id").is_in(list(seen_items)))
+            if fresh.height:
+                writer.upsert_items(fresh, fill_only=True)
+                seen_items.update(fresh["item_id"].to_list())
+            result = writer.add_events(events)
+            report.stored += result.stored
+            report.duplicates += result.duplicates
+            report.identities_linked += result.linked
+            _aggregate(agg, events)
+        elif kind == "items":
+            raw = _select_canonical(chunk, columns, list(preset.columns))
+            raw = raw.with_columns([pl.col(c).alias(c) for c in []])
+            raw = pl.concat([raw, chunk.frame.select(extra)], how="horizontal") if extra else raw
+            items, bad_rows, repairs = converter.items(raw, extra)
+            report.repaired.update(repairs)
+            unique = items.unique("item_id", keep="last")
+            report.duplicates += items.height - unique.height
+            report.items_upserted += writer.upsert_items(unique)
+            report.stored += unique.height
+        else:
+            raw = _select_canonical(chunk, columns, list(preset.columns))
+            raw = pl.concat([raw, chunk.frame.select(extra)], how="horizontal") if extra else raw
+            profiles, consents, bad_rows, repairs = converter.customers(raw, extra)
+            report.repaired.update(repairs)
+            unique = profiles.unique("customer_id", keep="last")
+            report.duplicates += profiles.height - unique.height
+            report.customers_upserted += writer.upsert_customers(unique)
+            report.stored += unique.height
+            report.consents_recorded += writer.set_consents(consents)
+        for reason, count in bad_rows.group_by("_reason").len().rows():
+            report.rejected[reason] += count
+        rejects.write(name, _read_rejects(chunk, bad_rows, delimiter, file_columns))
+    if kind in ("orders", "events"):
+        _write_aggregates(writer, agg, report)
+
+
+def _short_reason(bad: BadRow) -> str:
+    """Group malformed-line reasons by kind (the counts) while the CSV keeps the detail."""
+    return bad.reason.split(" (")[0] if bad.reason.startswith("wrong field count") else bad.reason
+
+
+def _write_aggregates(writer: StoreWriter, agg: _Aggregates, report: IngestReport) -> None:
+    titles = _most_frequent(agg.titles)
+    several = len({k for k, _ in agg.titles}) - 0
+    multi = sum(1 for n in Counter(k for k, _ in agg.titles).values() if n > 1)
+    if multi:
+        report.notes["item with several descriptions: title = most frequent one"] = multi
+    del several
+    categories = _most_frequent(agg.categories)
+    ids = sorted(set(titles) | set(categories) | set(agg.prices))
+    if ids:
+        items = pl.DataFrame(
+            {
+                "item_id": ids,
+                "title": [titles.get(i) for i in ids],
+                "category": [categories.get(i) for i in ids],
+                "price": [agg.prices[i][1] if i in agg.prices else None for i in ids],
+            },
+            schema={"item_id": pl.Utf8, "title": pl.Utf8, "category": pl.Utf8, "price": pl.Float64},
+        )
+        report.items_upserted += writer.upsert_items(items, fill_only=True)
+    countries = _most_frequent(agg.countries)
+    if countries:
+        profiles = pl.DataFrame(
+            {"customer_id": list(countries), "country": list(countries.values())},
+            schema={"customer_id": pl.Utf8, "country": pl.Utf8},
+        )
+        report.customers_upserted += writer.upsert_customers(profiles, fill_only=True)

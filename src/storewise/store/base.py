@@ -1,0 +1,181 @@
+"""The narrow storage protocol every store implements, and the small result types it returns.
+
+Front-ends never talk to a store directly: ingest writes through a :class:`StoreWriter` (one
+transaction per import), the dataset snapshot and the engine read through :class:`Store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import polars as pl
+
+#: Polars schema of the events frame a store returns (and accepts, plus optional columns).
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "event_id": pl.Utf8(),
+    "customer_id": pl.Utf8(),
+    "anonymous_id": pl.Utf8(),
+    "session_id": pl.Utf8(),
+    "item_id": pl.Utf8(),
+    "event_type": pl.Utf8(),
+    "quantity": pl.Float64(),
+    "price": pl.Float64(),
+    "value": pl.Float64(),
+    "order_id": pl.Utf8(),
+    "ts": pl.Int64(),
+    "source": pl.Utf8(),
+    "query": pl.Utf8(),
+}
+
+ITEM_SCHEMA: dict[str, pl.DataType] = {
+    "item_id": pl.Utf8(),
+    "title": pl.Utf8(),
+    "description": pl.Utf8(),
+    "category": pl.Utf8(),
+    "brand": pl.Utf8(),
+    "price": pl.Float64(),
+    "currency": pl.Utf8(),
+    "in_stock": pl.Boolean(),
+    "is_product": pl.Boolean(),
+    "attributes": pl.Utf8(),
+}
+
+CUSTOMER_SCHEMA: dict[str, pl.DataType] = {
+    "customer_id": pl.Utf8(),
+    "country": pl.Utf8(),
+    "created_at": pl.Int64(),
+    "attributes": pl.Utf8(),
+}
+
+CONSENT_SCHEMA: dict[str, pl.DataType] = {
+    "customer_id": pl.Utf8(),
+    "purpose": pl.Utf8(),
+    "granted": pl.Boolean(),
+    "at": pl.Int64(),
+    "source": pl.Utf8(),
+}
+
+
+@dataclass(frozen=True)
+class EventWrite:
+    """What happened to a batch of events: newly stored, or already there (same event_id)."""
+
+    stored: int
+    duplicates: int
+    linked: int = 0
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """Counts of what erasing one customer removed from the store."""
+
+    customer_id: str
+    removed: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """Rows removed in all tables."""
+        return sum(self.removed.values())
+
+
+class StoreWriter(Protocol):
+    """Writes inside one transaction: all of them commit together or none does."""
+
+    def add_events(self, events: pl.DataFrame) -> EventWrite:
+        """Insert events, ignoring event_ids already stored; stitch identities they carry."""
+        ...
+
+    def upsert_items(self, items: pl.DataFrame, *, fill_only: bool = False) -> int:
+        """Insert or update catalog rows; with ``fill_only``, never overwrite known fields."""
+        ...
+
+    def upsert_customers(self, customers: pl.DataFrame, *, fill_only: bool = False) -> int:
+        """Insert or update profiles (email and name encrypted); returns rows written."""
+        ...
+
+    def set_consents(self, consents: pl.DataFrame) -> int:
+        """Record consent decisions; a newer decision replaces an older one per purpose."""
+        ...
+
+    def link_identity(self, anonymous_id: str, customer_id: str, at_ms: int) -> int:
+        """Link an anonymous id to a customer; returns events re-attributed to the customer."""
+        ...
+
+    def record_report(self, kind: str, files: Sequence[str], report: dict[str, Any]) -> None:
+        """Keep an ingest report for the dashboard and ``stats``."""
+        ...
+
+    def audit(self, actor: str, action: str, subject: str | None, details: Any = None) -> None:
+        """Append an entry to the audit log (never personal data)."""
+        ...
+
+
+class Store(Protocol):
+    """Reads and transactional writes of customers, items, events, identities and consents."""
+
+    url: str
+
+    def writer(self) -> AbstractContextManager[StoreWriter]:
+        """A writer whose work commits when the block ends cleanly, else rolls back."""
+        ...
+
+    def events(
+        self, *, until_ms: int | None = None, customer_ids: Sequence[str] | None = None
+    ) -> pl.DataFrame:
+        """Events (all, or of some customers) with ``ts <= until_ms``, ordered by time."""
+        ...
+
+    def iter_events(self, *, batch_rows: int = 500_000) -> Iterator[pl.DataFrame]:
+        """All events in batches, for exports that must not hold everything at once."""
+        ...
+
+    def items(self) -> pl.DataFrame:
+        """The catalog, products and non-product codes, with features."""
+        ...
+
+    def customers(self) -> pl.DataFrame:
+        """Customer profiles without personal fields."""
+        ...
+
+    def consents(self) -> pl.DataFrame:
+        """The current consent decision per customer and purpose."""
+        ...
+
+    def customer_history(self, customer_id: str, *, limit: int | None = None) -> pl.DataFrame:
+        """A customer's events (stitched anonymous ones included), newest last."""
+        ...
+
+    def session_history(self, anonymous_id: str, *, limit: int | None = None) -> pl.DataFrame:
+        """An anonymous visitor's events, newest last."""
+        ...
+
+    def resolve_anonymous(self, anonymous_id: str) -> str | None:
+        """The customer an anonymous id was linked to, if any."""
+        ...
+
+    def customer(self, customer_id: str) -> dict[str, Any] | None:
+        """One profile with decrypted personal fields, or None if unknown."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, date range, top items and data-quality figures for ``storewise stats``."""
+        ...
+
+    def reports(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The most recent ingest reports, newest first."""
+        ...
+
+    def export_customer(self, customer_id: str) -> dict[str, Any]:
+        """Everything held about a customer, as JSON-ready data."""
+        ...
+
+    def erase_customer(self, customer_id: str, *, actor: str = "system") -> Erasure:
+        """Delete a customer's rows everywhere in one transaction; returns what was removed."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,139 @@
+"""SQLAlchemy Core tables of the store; the migrations create exactly these.
+
+Times are integer milliseconds since the epoch (UTC) so both SQLite and PostgreSQL load them
+fast and identically. Personal fields (email, name) hold Fernet ciphertext, never plain text.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from storewise.schema import EVENT_TYPES, PURPOSES
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = sa.String(200)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("customer_id", ID, primary_key=True),
+    sa.Column("country", sa.String(100)),
+    sa.Column("created_at", sa.BigInteger),
+    sa.Column("attributes", sa.JSON),
+    sa.Column("email_enc", sa.Text),
+    sa.Column("name_enc", sa.Text),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("item_id", ID, primary_key=True),
+    sa.Column("title", sa.String(1000)),
+    sa.Column("description", sa.Text),
+    sa.Column("category", sa.String(200)),
+    sa.Column("brand", sa.String(200)),
+    sa.Column("price", sa.Float),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("in_stock", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("is_product", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("attributes", sa.JSON),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("event_id", ID, primary_key=True),
+    # No foreign keys here: ingest creates the customer and item rows first, and a per-row
+    # check would double the cost of bulk imports.
+    sa.Column("customer_id", ID),
+    sa.Column("anonymous_id", ID),
+    sa.Column("session_id", ID),
+    sa.Column("item_id", ID),
+    sa.Column("event_type", sa.String(20), nullable=False),
+    sa.Column("quantity", sa.Float, nullable=False),
+    sa.Column("price", sa.Float),
+    sa.Column("value", sa.Float),
+    sa.Column("order_id", ID),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.String(100)),
+    sa.Column("query", sa.String(1000)),
+    sa.CheckConstraint(
+        "event_type IN (" + ", ".join(f"'{t}'" for t in EVENT_TYPES) + ")", name="event_type"
+    ),
+    sa.CheckConstraint("customer_id IS NOT NULL OR anonymous_id IS NOT NULL", name="who"),
+    sa.Index(None, "customer_id", "ts"),
+    sa.Index(
+        None,
+        "anonymous_id",
+        "ts",
+        sqlite_where=sa.text("anonymous_id IS NOT NULL"),
+        postgresql_where=sa.text("anonymous_id IS NOT NULL"),
+    ),
+    sa.Index(None, "item_id", "ts"),
+)
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("anonymous_id", ID, primary_key=True),
+    sa.Column("customer_id", ID, sa.ForeignKey("customers.customer_id"), nullable=False),
+    sa.Column("linked_at", sa.BigInteger, nullable=False),
+    sa.Index(None, "customer_id"),
+)
+
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("customer_id", ID, sa.ForeignKey("customers.customer_id"), primary_key=True),
+    sa.Column("purpose", sa.String(20), primary_key=True),
+    sa.Column("granted", sa.Boolean, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.String(100)),
+    sa.CheckConstraint(
+        "purpose IN (" + ", ".join(f"'{p}'" for p in PURPOSES) + ")", name="purpose"
+    ),
+)
+
+ingest_reports = sa.Table(
+    "ingest_reports",
+    metadata,
+    sa.Column("report_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("files", sa.JSON, nullable=False),
+    sa.Column("report", sa.JSON, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("subject", sa.String(200)),
+    sa.Column("details", sa.JSON),
+    sa.Index(None, "subject"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200)),
+    sa.Column("key_hash", sa.String(128), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger),
+)

@@ -39,6 +39,7 @@ def erase(
         erasure = store.erase_customer(customer_id, actor="cli")
     finally:
         store.close()
-    console.print(f"erased customer {customer_id}: " + ", ".join(
-        f"{name} {count}" for name, count in erasure.removed.items()
-    ))
+    console.print(
+        f"erased customer {customer_id}: "
+        + ", ".join(f"{name} {count}" for name, count in erasure.removed.items())
+    )

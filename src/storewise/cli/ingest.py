@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from storewise.cli.common import console, err_console, guarded, state
@@ -87,7 +94,7 @@ def _run(
         disable=quiet,
         transient=True,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def tick(name: str, done: int, total: int) -> None:
         if name not in tasks:
@@ -134,8 +141,17 @@ def _command(kind: str, summary: str) -> None:
         quiet: QuietOpt = False,
     ) -> None:
         _run(
-            ctx, kind, files, preset, mapping, report_json, rejected_csv, encoding, delimiter,
-            time_format, quiet,
+            ctx,
+            kind,
+            files,
+            preset,
+            mapping,
+            report_json,
+            rejected_csv,
+            encoding,
+            delimiter,
+            time_format,
+            quiet,
         )
 
 

@@ -79,7 +79,9 @@ def stats(
     console.print(table)
     top = Table("item", "title", "purchases", "buyers", title="top items")
     for row in figures["top_items"]:
-        top.add_row(row["item_id"], row["title"] or "", f"{row['purchases']:,}", f"{row['buyers']:,}")
+        top.add_row(
+            row["item_id"], row["title"] or "", f"{row['purchases']:,}", f"{row['buyers']:,}"
+        )
     console.print(top)
 
 

@@ -123,9 +123,15 @@ class Dataset:
         if ev.height == 0 and as_of_ms is None:
             as_of = 0
         else:
-            as_of = int(as_of_ms if as_of_ms is not None else ev["ts"].max() or 0)
+            latest = ev["ts"].max()
+            as_of = int(
+                as_of_ms if as_of_ms is not None else latest if isinstance(latest, int) else 0
+            )
         cmap = pl.DataFrame(
-            {"customer_id": customer_ids, "customer_idx": np.arange(len(customer_ids), dtype=np.int32)}
+            {
+                "customer_id": customer_ids,
+                "customer_idx": np.arange(len(customer_ids), dtype=np.int32),
+            }
         )
         imap = pl.DataFrame(
             {"item_id": item_ids, "item_idx": np.arange(len(item_ids), dtype=np.int32)}
@@ -137,7 +143,9 @@ class Dataset:
             .sort("ts", "customer_idx", "item_idx")
         )
         table = (
-            cmap.join(profiles, on="customer_id", how="left").sort("customer_idx").drop("customer_idx")
+            cmap.join(profiles, on="customer_id", how="left")
+            .sort("customer_idx")
+            .drop("customer_idx")
         )
         return cls(
             customer_ids=customer_ids,
@@ -183,8 +191,14 @@ class Dataset:
         """
         if frame.height == 0:
             return pl.DataFrame(
-                schema={"item_idx": pl.Int32, "event_type": pl.Utf8, "quantity": pl.Float64,
-                        "value": pl.Float64, "order_id": pl.Utf8, "ts": pl.Int64}
+                schema={
+                    "item_idx": pl.Int32,
+                    "event_type": pl.Utf8,
+                    "quantity": pl.Float64,
+                    "value": pl.Float64,
+                    "order_id": pl.Utf8,
+                    "ts": pl.Int64,
+                }
             )
         imap = pl.DataFrame(
             {"item_id": self.item_ids, "item_idx": np.arange(self.n_items, dtype=np.int32)}

@@ -51,9 +51,7 @@ class InteractionConfig(BaseModel):
     )
 
 
-def weighted_events(
-    events: pl.DataFrame, config: InteractionConfig, now_ms: int
-) -> pl.DataFrame:
+def weighted_events(events: pl.DataFrame, config: InteractionConfig, now_ms: int) -> pl.DataFrame:
     """(customer_idx, item_idx, strength) after weights, unit and decay; strength > 0 only."""
     weight = pl.col("event_type").replace_strict(
         config.weights, default=0.0, return_dtype=pl.Float64
@@ -66,9 +64,7 @@ def weighted_events(
         )
     if config.half_life_days is not None:
         age_days = (now_ms - pl.col("ts")).clip(lower_bound=0) / DAY_MS
-        frame = frame.with_columns(
-            pl.col("_w") * (0.5 ** (age_days / config.half_life_days))
-        )
+        frame = frame.with_columns(pl.col("_w") * (0.5 ** (age_days / config.half_life_days)))
     summed = frame.group_by("customer_idx", "item_idx").agg(pl.col("_w").sum().alias("strength"))
     summed = summed.filter(pl.col("strength") > 1e-9)
     if config.transform == "log":
@@ -82,9 +78,7 @@ def interaction_matrix(
     dataset: Dataset, config: InteractionConfig, *, now_ms: int | None = None
 ) -> sp.csr_matrix:
     """The customers x items matrix (float32 CSR) of a snapshot under ``config``."""
-    frame = weighted_events(
-        dataset.events, config, dataset.as_of_ms if now_ms is None else now_ms
-    )
+    frame = weighted_events(dataset.events, config, dataset.as_of_ms if now_ms is None else now_ms)
     return to_csr(frame, dataset.n_customers, dataset.n_items)
 
 

@@ -59,15 +59,22 @@ def _excel_to_csv_gz(source: Path, target: Path) -> None:
             raise InputError(
                 "reading the UCI workbook needs fastexcel: pip install 'storewise[datasets]'"
             ) from exc
-    expected = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
-                "UnitPrice", "CustomerID", "Country"]
+    expected = [
+        "InvoiceNo",
+        "StockCode",
+        "Description",
+        "Quantity",
+        "InvoiceDate",
+        "UnitPrice",
+        "CustomerID",
+        "Country",
+    ]
     missing = [c for c in expected if c not in frame.columns]
     if missing:
         raise InputError(f"{source}: not the Online Retail file (missing {missing})")
     frame = frame.select(expected)
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
-        with gzip.open(tmp, "wt", encoding="utf-8", newline="") as handle:
-            frame.write_csv(handle)  # type: ignore[arg-type]
+        tmp.write(gzip.compress(frame.write_csv().encode("utf-8")))
     os.replace(tmp.name, target)
 
 
@@ -120,8 +127,13 @@ def fetch(
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
     (folder / "manifest.json").write_text(
         json.dumps(
-            {"name": name, "origin": origin, "file": source.filename, "sha256": digest,
-             "licence": source.licence},
+            {
+                "name": name,
+                "origin": origin,
+                "file": source.filename,
+                "sha256": digest,
+                "licence": source.licence,
+            },
             indent=2,
         )
     )

@@ -384,7 +384,7 @@ def _read_rejects(
         lines = bad_rows["_line"].to_list()
         reasons = bad_rows["_reason"].to_list()
         original = chunk.frame.with_row_index("_i").filter(
-            pl.col("_i").is_in(pl.Series(chunk.lines).search_sorted(bad_rows["_line"]))
+            pl.col("_i").is_in(pl.Series(chunk.lines).search_sorted(bad_rows["_line"]).implode())
         )
         raws = _raw_text(
             original.select([c for c in file_columns if c in original.columns]), delimiter
@@ -525,7 +525,6 @@ def _ingest_file(
             _aggregate(agg, events)
         elif kind == "items":
             raw = _select_canonical(chunk, columns, list(preset.columns))
-            raw = raw.with_columns([pl.col(c).alias(c) for c in []])
             raw = pl.concat([raw, chunk.frame.select(extra)], how="horizontal") if extra else raw
             items, bad_rows, repairs = converter.items(raw, extra)
             report.repaired.update(repairs)

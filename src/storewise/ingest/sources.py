@@ -91,10 +91,18 @@ def detect_encoding(sample: bytes) -> str:
             return "utf-8"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample).best()
-    if best is None or best.encoding in ("ascii", "utf_8"):
-        return "latin-1"
-    return str(best.encoding)
+    matches = from_bytes(sample)
+    guesses = [m.encoding for m in matches]
+    # Western shop exports are overwhelmingly Windows-1252/Latin-1; small samples make
+    # detectors pick a neighbouring code page, so prefer these whenever they fit.
+    if not guesses or {"cp1252", "latin_1", "iso8859_15"} & set(guesses):
+        try:
+            sample.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return "latin-1"
+    best = matches.best()
+    return str(best.encoding) if best is not None else "latin-1"
 
 
 def detect_delimiter(text: str) -> str:
@@ -233,7 +241,7 @@ class Source:
         if _is_gzip(self.path):
             stream = pa.CompressedInputStream(stream, "gzip")
         encoding = "utf8" if self.encoding in ("utf-8", "utf-8-sig") else str(self.encoding)
-        block = max(1 << 20, min(64 << 20, self.chunk_rows * 100))
+        block = max(1 << 16, min(64 << 20, self.chunk_rows * 100))
         try:
             reader = pacsv.open_csv(
                 stream,

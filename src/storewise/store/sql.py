@@ -206,8 +206,10 @@ class SqlWriter:
                 for c, t in EVENT_SCHEMA.items()
             ]
         )
-        if frame["event_id"].null_count():
-            raise InputError("every event needs an event_id before it is stored")
+        for required in ("event_id", "event_type", "ts"):
+            if frame[required].null_count():
+                raise InputError(f"every event needs {required} before it is stored")
+        frame = frame.with_columns(pl.col("quantity").fill_null(1.0))
         # A row with both ids is a login: link first, so earlier guest rows count too.
         pairs = (
             frame.filter(pl.col("customer_id").is_not_null() & pl.col("anonymous_id").is_not_null())
@@ -217,7 +219,8 @@ class SqlWriter:
         self._ensure_customers(frame)
         linked = 0
         for anonymous_id, customer_id, at in pairs.iter_rows():
-            linked += self.link_identity(anonymous_id, customer_id, at)
+            created, _moved = self._link(anonymous_id, customer_id, at)
+            linked += created
         guests = frame.filter(pl.col("customer_id").is_null())["anonymous_id"].unique()
         links = self._lookup_links([a for a in guests.to_list() if a is not None])
         if links:
@@ -240,13 +243,21 @@ class SqlWriter:
 
         The first link of an anonymous id wins (a shared device does not move history twice).
         """
+        return self._link(anonymous_id, customer_id, at_ms)[1]
+
+    def _link(self, anonymous_id: str, customer_id: str, at_ms: int) -> tuple[int, int]:
+        """(1 if the link is new else 0, events re-attributed)."""
         self._conn.execute(
             self._insert(customers).on_conflict_do_nothing(),
             [{"customer_id": customer_id, "created_at": at_ms, "updated_at": now_ms()}],
         )
-        self._conn.execute(
-            self._insert(identities).on_conflict_do_nothing(),
-            [{"anonymous_id": anonymous_id, "customer_id": customer_id, "linked_at": at_ms}],
+        created = len(
+            self._conn.execute(
+                self._insert(identities)
+                .values(anonymous_id=anonymous_id, customer_id=customer_id, linked_at=at_ms)
+                .on_conflict_do_nothing()
+                .returning(identities.c.anonymous_id)
+            ).all()
         )
         owner = self._conn.execute(
             sa.select(identities.c.customer_id).where(identities.c.anonymous_id == anonymous_id)
@@ -257,7 +268,7 @@ class SqlWriter:
             ),
             {"c": owner, "a": anonymous_id},
         )
-        return int(result.rowcount)
+        return int(created or 0), int(result.rowcount)
 
     def upsert_items(self, items_frame: pl.DataFrame, *, fill_only: bool = False) -> int:
         """Insert or update catalog rows; with ``fill_only``, never overwrite known fields."""

@@ -1,1 +1,1 @@
-"""storewise.testing."""
+"""Shared contract suites (every store, every recommender) and small fixtures for tests."""

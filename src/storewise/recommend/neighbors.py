@@ -1,0 +1,100 @@
+"""Shared linear-algebra helpers for neighbourhood models: weighting, similarity, top-k."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def bm25_weight(matrix: sp.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sp.csr_matrix:
+    """BM25-weight a customers x items matrix (items are the 'terms', customers 'documents')."""
+    csr = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    n_rows = csr.shape[0]
+    df = np.bincount(csr.indices, minlength=csr.shape[1]).astype(np.float64)
+    idf = np.log(n_rows) - np.log1p(df)
+    idf = np.maximum(idf, 0.0)
+    row_sums = np.asarray(csr.sum(axis=1)).ravel()
+    avg = row_sums.mean() if row_sums.size else 1.0
+    length_norm = (1.0 - b) + b * row_sums / max(avg, 1e-9)
+    rows = np.repeat(np.arange(n_rows), np.diff(csr.indptr))
+    data = csr.data.astype(np.float64)
+    csr.data = (data * (k1 + 1.0) / (k1 * length_norm[rows] + data) * idf[csr.indices]).astype(
+        np.float32
+    )
+    return csr
+
+
+def keep_top_k(matrix: sp.csr_matrix, k: int, *, block: int = 2048) -> sp.csr_matrix:
+    """Keep the ``k`` largest entries of each row (ties by lower column), drop the rest."""
+    csr = sp.csr_matrix(matrix)
+    csr.sort_indices()
+    n_rows, n_cols = csr.shape
+    indptr = [0]
+    indices: list[np.ndarray] = []
+    data: list[np.ndarray] = []
+    total = 0
+    for start in range(0, n_rows, block):
+        stop = min(start + block, n_rows)
+        for row in range(start, stop):
+            lo, hi = csr.indptr[row], csr.indptr[row + 1]
+            cols = csr.indices[lo:hi]
+            vals = csr.data[lo:hi]
+            if cols.size > k:
+                order = np.lexsort((cols, -vals))[:k]
+                cols, vals = cols[order], vals[order]
+                sort = np.argsort(cols)
+                cols, vals = cols[sort], vals[sort]
+            indices.append(cols)
+            data.append(vals)
+            total += cols.size
+            indptr.append(total)
+    return sp.csr_matrix(
+        (
+            np.concatenate(data) if data else np.empty(0, np.float32),
+            np.concatenate(indices) if indices else np.empty(0, np.int32),
+            np.asarray(indptr, dtype=np.int64),
+        ),
+        shape=(n_rows, n_cols),
+    )
+
+
+def cosine_item_similarity(
+    matrix: sp.csr_matrix, *, shrink: float = 0.0, alpha: float = 0.5, k: int = 100
+) -> sp.csr_matrix:
+    """Item x item (asymmetric) cosine similarity with shrinkage, top-k per row.
+
+    ``s_ij = <x_i, x_j> / (|x_i|^(2*alpha) |x_j|^(2*(1-alpha)) + shrink)``; alpha = 0.5 is
+    the plain cosine. Row i holds item i's neighbours; the diagonal is removed.
+    """
+    csc = sp.csc_matrix(matrix, dtype=np.float32)
+    gram = (csc.T @ csc).tocsr()
+    gram.setdiag(0)
+    gram.eliminate_zeros()
+    squares = np.asarray(csc.multiply(csc).sum(axis=0)).ravel().astype(np.float64)
+    norm_left = np.power(squares, alpha)
+    norm_right = np.power(squares, 1.0 - alpha)
+    rows = np.repeat(np.arange(gram.shape[0]), np.diff(gram.indptr))
+    denom = norm_left[rows] * norm_right[gram.indices] + shrink + 1e-9
+    gram.data = (gram.data / denom).astype(np.float32)
+    return keep_top_k(gram, k)
+
+
+def row_normalise(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """Scale each row to unit L2 norm (rows of zeros stay zero)."""
+    csr = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    norms = np.sqrt(np.asarray(csr.multiply(csr).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ csr, dtype=np.float32)
+
+
+def strongest_contributor(
+    history_items: np.ndarray, weights: np.ndarray, similarity_column: np.ndarray
+) -> int | None:
+    """Which history item contributes most to a target's score (for reasons)."""
+    if history_items.size == 0:
+        return None
+    contribution = weights * similarity_column
+    best = int(np.argmax(contribution))
+    if contribution[best] <= 0:
+        return None
+    return int(history_items[best])

@@ -7,8 +7,10 @@ from typing import Any, ClassVar
 from storewise.recommend.als import ALS
 from storewise.recommend.content import Content
 from storewise.recommend.ease import EASE
+from storewise.recommend.hybrid import Hybrid
 from storewise.recommend.itemknn import ItemKNN
 from storewise.recommend.popular import Popular
+from storewise.recommend.repurchase import Repurchase
 from storewise.recommend.userknn import UserKNN
 from storewise.testing.recommender_contract import RecommenderContract
 
@@ -45,3 +47,17 @@ class TestEASE(RecommenderContract):
 class TestALS(RecommenderContract):
     model_class = ALS
     config: ClassVar[dict[str, Any]] = {"factors": 8, "iterations": 5, "threads": 1}
+
+
+class TestRepurchase(RecommenderContract):
+    model_class = Repurchase
+    config: ClassVar[dict[str, Any]] = {"k": 5}
+
+
+class TestHybrid(RecommenderContract):
+    model_class = Hybrid
+    config: ClassVar[dict[str, Any]] = {
+        "components": {"itemknn": {"k": 10}, "content": {}, "popular": {"min_country_buyers": 2}},
+        "weights": {"itemknn": 1.0, "content": 0.5, "popular": 0.2},
+        "cold_weights": {"content": 1.0, "popular": 0.5},
+    }

@@ -1,0 +1,174 @@
+"""Hybrid: a weighted blend of normalised scores of several models, plus a switching policy.
+
+``score = sum_c w_c * norm(score_c)``, each component's scores scaled per customer to [0, 1]
+over the items it has an opinion on. Weights are learned on the validation split by
+:mod:`storewise.evaluate.tuning`. Switching: a customer with only ``cold_events`` events or
+fewer is scored by the ``cold`` weights instead (content and item-based matter more there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Self
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from storewise.data.dataset import Dataset
+from storewise.recommend.base import History, ModelConfig, Recommender, top_n
+from storewise.recommend.results import Reason
+
+
+def normalise_rows(scores: np.ndarray) -> np.ndarray:
+    """Scale each row's finite scores to [0, 1]; items without an opinion get 0."""
+    out = np.zeros_like(scores, dtype=np.float32)
+    finite = np.isfinite(scores)
+    masked = np.where(finite, scores, np.nan)
+    with np.errstate(all="ignore"):
+        low = np.nanmin(masked, axis=1, keepdims=True)
+        high = np.nanmax(masked, axis=1, keepdims=True)
+    span = np.where(high - low > 0, high - low, 1.0)
+    scaled = (masked - low) / span
+    out[finite] = scaled[finite]
+    return out
+
+
+class HybridConfig(ModelConfig):
+    """The blend: which fitted components, with which weights, and the cold-case switch."""
+
+    components: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {"itemknn": dict[str, Any](), "popular": dict[str, Any]()},
+        description="Component model name -> its config (as a dict).",
+    )
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"itemknn": 1.0, "popular": 0.3},
+        description="Blend weight of each component for customers with a history.",
+    )
+    cold_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Weights for thin histories (empty: same as weights).",
+    )
+    cold_events: int = Field(default=2, ge=0, description="Histories this short are 'cold'.")
+
+    @model_validator(mode="after")
+    def _known(self) -> HybridConfig:
+        for table in (self.weights, self.cold_weights):
+            unknown = set(table) - set(self.components)
+            if unknown:
+                raise ValueError(f"weights name models not in components: {sorted(unknown)}")
+        return self
+
+
+class Hybrid(Recommender):
+    """Weighted hybrid of other recommenders."""
+
+    name = "hybrid"
+    config_class = HybridConfig
+    config: HybridConfig
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__(config)
+        self.parts: dict[str, Recommender] = {}
+
+    @staticmethod
+    def _classes() -> dict[str, type[Recommender]]:
+        from storewise.recommend import MODELS
+
+        return MODELS
+
+    def fit(self, dataset: Dataset) -> Self:
+        """Fit every component with its config."""
+        classes = self._classes()
+        self.parts = {}
+        for name, config in self.config.components.items():
+            cls = classes[name]
+            self.parts[name] = cls(cls.config_class.model_validate(config)).fit(dataset)
+        self._fit_common(dataset)
+        self.fitted = True
+        return self
+
+    def use_fitted(self, parts: dict[str, Recommender], dataset: Dataset) -> Self:
+        """Adopt already-fitted components (the tuner fits each model once)."""
+        self.parts = {name: parts[name] for name in self.config.components}
+        self._fit_common(dataset)
+        self.fitted = True
+        return self
+
+    def component_scores(self, histories: Sequence[History]) -> dict[str, np.ndarray]:
+        """Each component's normalised scores (what the weights multiply)."""
+        return {
+            name: normalise_rows(part.score(histories))
+            for name, part in self.parts.items()
+            if self.config.weights.get(name, 0.0) or self.config.cold_weights.get(name, 0.0)
+        }
+
+    def score(self, histories: Sequence[History]) -> np.ndarray:
+        """The weighted blend, switching weights for thin histories."""
+        self._require_fitted()
+        parts = self.component_scores(histories)
+        total = np.zeros((len(histories), self.n_items), dtype=np.float32)
+        cold = np.asarray([h.events.height <= self.config.cold_events for h in histories])
+        cold_weights = self.config.cold_weights or self.config.weights
+        for name, scores in parts.items():
+            warm_w = self.config.weights.get(name, 0.0)
+            cold_w = cold_weights.get(name, 0.0)
+            weight = np.where(cold, cold_w, warm_w).astype(np.float32)[:, None]
+            total += weight * scores
+        any_opinion = np.zeros(total.shape, dtype=bool)
+        for part_scores in parts.values():
+            any_opinion |= part_scores > 0
+        total[~any_opinion] = -np.inf
+        return total
+
+    def similar_items(self, item_idx: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Blend of the components' similar-item scores."""
+        self._require_fitted()
+        total = np.zeros(self.n_items, dtype=np.float64)
+        for name, part in self.parts.items():
+            weight = self.config.weights.get(name, 0.0)
+            if weight <= 0 or name == "popular":
+                continue
+            items, scores = part.similar_items(item_idx, max(n * 5, 50))
+            if scores.size:
+                span = float(scores.max() - scores.min()) or 1.0
+                total[items] += weight * (0.1 + (scores - scores.min()) / span)
+        total[total <= 0] = -np.inf
+        return top_n(total, n, exclude=np.asarray([item_idx]))
+
+    def explain(self, history: History, item_idx: int) -> list[Reason]:
+        """The reasons of the component that contributes most to this item."""
+        parts = self.component_scores([history])
+        weights = (
+            self.config.cold_weights
+            if (self.config.cold_weights and history.events.height <= self.config.cold_events)
+            else self.config.weights
+        )
+        best_name, best = None, 0.0
+        for name, scores in parts.items():
+            value = weights.get(name, 0.0) * float(scores[0, item_idx])
+            if value > best:
+                best_name, best = name, value
+        if best_name is None:
+            return [Reason("customers_like_you")]
+        return self.parts[best_name].explain(history, item_idx)
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Every component's state, prefixed by its name."""
+        meta: dict[str, Any] = {}
+        arrays: dict[str, np.ndarray] = {}
+        for name, part in self.parts.items():
+            config, part_meta, part_arrays = part.export()
+            meta[name] = {"config": config, "meta": part_meta}
+            arrays.update({f"{name}/{key}": value for key, value in part_arrays.items()})
+        return meta, arrays
+
+    def set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Rebuild every component from its prefixed state."""
+        classes = self._classes()
+        self.parts = {}
+        for name in self.config.components:
+            prefix = f"{name}/"
+            own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            self.parts[name] = classes[name].from_state(
+                meta[name]["config"], meta[name]["meta"], own
+            )

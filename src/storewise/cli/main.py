@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from storewise import __version__
-from storewise.cli import customers, datasets, demo, ingest
+from storewise.cli import customers, datasets, demo, ingest, recommend
 from storewise.cli.common import State, console, guarded, print_json, state
 
 app = typer.Typer(
@@ -22,6 +22,10 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(customers.app, name="customers")
 app.command("demo")(demo.demo)
+app.command("train")(recommend.train)
+app.command("recommend")(recommend.recommend)
+app.command("similar")(recommend.similar)
+app.command("evaluate")(recommend.evaluate)
 
 
 def _version(value: bool) -> None:
@@ -87,4 +91,11 @@ def stats(
 
 def main() -> None:
     """Console-script entry point."""
+    from storewise.engine import single_threaded_blas
+
+    single_threaded_blas()
     app()
+
+
+if __name__ == "__main__":
+    main()

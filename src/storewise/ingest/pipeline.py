@@ -136,7 +136,7 @@ _EVENT_WANTED = (
 )
 
 
-class _Converter:
+class Converter:
     """Turns mapped chunks of one kind into canonical rows, rejects and repair counts."""
 
     def __init__(self, preset: Preset, time_format: str | None, source: str) -> None:
@@ -487,7 +487,7 @@ def _ingest_file(
     rejects: RejectWriter,
     progress: ProgressFn | None,
 ) -> None:
-    converter = _Converter(preset, time_format, f"{preset.name}:{source.path.name}")
+    converter = Converter(preset, time_format, f"{preset.name}:{source.path.name}")
     delimiter = source.delimiter or ","
     file_columns = source.columns()
     mapped = set(columns.values())

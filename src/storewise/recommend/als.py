@@ -21,7 +21,7 @@ from storewise.recommend.base import (
     history_matrix,
     top_n,
 )
-from storewise.recommend.neighbors import bm25_weight, strongest_contributor
+from storewise.recommend.neighbors import bm25_weight
 from storewise.recommend.results import Reason
 
 
@@ -74,27 +74,27 @@ class ALS(Recommender):
         self._yty = y.T @ y
         self._reg = self.config.regularization * np.eye(y.shape[1])
 
-    def _fold_in(self, items: np.ndarray, strengths: np.ndarray) -> np.ndarray:
-        """Customer factors minimising the iALS loss given the item factors."""
-        y = self.item_factors[items].astype(np.float64)
-        confidence = self.config.alpha * strengths
-        a = self._yty + (y.T * confidence) @ y + self._reg
-        b = (y.T * (1.0 + confidence)).sum(axis=1)
-        return np.linalg.solve(a, b)
-
     def _weighted(self, histories: Sequence[History]) -> Any:
         x = history_matrix(histories, self.n_items, self.config.interactions)
         return bm25_weight(x) if self.config.bm25 and x.nnz else x
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        """Fold each history into factor space and score every item."""
+        """Fold each history into factor space (one batched solve) and score every item."""
         self._require_fitted()
         x = self._weighted(histories)
-        users = np.zeros((len(histories), self.item_factors.shape[1]))
-        for row in range(len(histories)):
-            lo, hi = x.indptr[row], x.indptr[row + 1]
-            if hi > lo:
-                users[row] = self._fold_in(x.indices[lo:hi], x.data[lo:hi].astype(np.float64))
+        factors = self.item_factors.shape[1]
+        users = np.zeros((len(histories), factors))
+        rows = [r for r in range(len(histories)) if x.indptr[r + 1] > x.indptr[r]]
+        if rows:
+            systems = np.empty((len(rows), factors, factors))
+            targets = np.empty((len(rows), factors))
+            for n, row in enumerate(rows):
+                lo, hi = x.indptr[row], x.indptr[row + 1]
+                y = self.item_factors[x.indices[lo:hi]].astype(np.float64)
+                confidence = self.config.alpha * x.data[lo:hi].astype(np.float64)
+                systems[n] = self._yty + (y.T * confidence) @ y + self._reg
+                targets[n] = (y.T * (1.0 + confidence)).sum(axis=1)
+            users[rows] = np.linalg.solve(systems, targets[..., None])[..., 0]
         scores = (users @ self.item_factors.T.astype(np.float64)).astype(np.float32)
         empty = np.diff(x.indptr) == 0
         scores[empty] = -np.inf
@@ -107,15 +107,20 @@ class ALS(Recommender):
         sims = (self.item_factors @ self.item_factors[item_idx]) / (norms * norms[item_idx])
         return top_n(sims.astype(np.float64), n, exclude=np.asarray([item_idx]))
 
-    def explain(self, history: History, item_idx: int) -> list[Reason]:
-        """The history item whose factors are closest to the recommended item's."""
+    def explain_many(self, history: History, items: np.ndarray) -> list[list[Reason]]:
+        """For each item, the history item whose factors are closest to it."""
         x = history_matrix([history], self.n_items, self.config.interactions)
-        items = x.indices.astype(np.int64)
-        sims = self.item_factors[items] @ self.item_factors[item_idx]
-        source = strongest_contributor(items, x.data, sims)
-        if source is None:
-            return [Reason("customers_like_you")]
-        return [Reason("because_you_bought", item_idx=source)]
+        sources = x.indices.astype(np.int64)
+        if sources.size == 0:
+            return [[Reason("customers_like_you")] for _ in items]
+        sims = (self.item_factors[sources] @ self.item_factors[items].T) * x.data[:, None]
+        best = np.argmax(sims, axis=0)
+        return [
+            [Reason("because_you_bought", item_idx=int(sources[row]))]
+            if sims[row, column] > 0
+            else [Reason("customers_like_you")]
+            for column, row in enumerate(best)
+        ]
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The item factors (customer factors are recomputed from history)."""

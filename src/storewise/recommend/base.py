@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -52,6 +52,7 @@ class History:
     now_ms: int
     customer_idx: int | None = None
     country: str | None = None
+    _cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def empty(cls, now_ms: int, country: str | None = None) -> History:
@@ -65,14 +66,18 @@ class History:
 
     def item_set(self, event_types: Sequence[str] | None = None) -> np.ndarray:
         """Distinct item indices in the history (optionally of some event types only)."""
-        frame = self.events
+        items = self.events["item_idx"].to_numpy()
         if event_types is not None:
-            frame = frame.filter(pl.col("event_type").is_in(list(event_types)))
-        return np.unique(frame["item_idx"].to_numpy()).astype(np.int64)
+            kinds = self.events["event_type"].to_numpy()
+            items = items[np.isin(kinds, list(event_types))]
+        return np.unique(items).astype(np.int64)
 
     def purchased(self) -> np.ndarray:
-        """Items the customer bought and did not fully return."""
-        return self.item_set(("purchase",))
+        """Items the customer bought (computed once per history)."""
+        if "purchased" not in self._cache:
+            self._cache["purchased"] = self.item_set(("purchase",))
+        found: np.ndarray = self._cache["purchased"]
+        return found
 
 
 def histories_of(
@@ -97,24 +102,45 @@ def histories_of(
     return out
 
 
+def _config_key(config: InteractionConfig) -> tuple[Any, ...]:
+    return (
+        "x",
+        config.unit,
+        config.half_life_days,
+        config.transform,
+        tuple(sorted(config.weights.items())),
+    )
+
+
 def history_matrix(
     histories: Sequence[History], n_items: int, config: InteractionConfig
 ) -> sp.csr_matrix:
-    """Stack histories into a (len x items) interaction matrix under ``config``."""
-    frames = []
-    for row, history in enumerate(histories):
-        if history.events.height:
-            frames.append(
-                history.events.select(list(HISTORY_SCHEMA)).with_columns(
-                    pl.lit(row, dtype=pl.Int32).alias("customer_idx"),
-                    pl.lit(history.now_ms, dtype=pl.Int64).alias("_now"),
-                )
+    """Stack histories into a (len x items) interaction matrix under ``config``.
+
+    Each history remembers its row per config, so explaining a list after scoring it
+    does not redo the work.
+    """
+    key = _config_key(config)
+    todo = [r for r, h in enumerate(histories) if key not in h._cache]
+    if todo:
+        frames = [histories[r].events.select(list(HISTORY_SCHEMA)) for r in todo]
+        heights = np.asarray([f.height for f in frames], dtype=np.int64)
+        now = int(max(histories[r].now_ms for r in todo))
+        if heights.sum():
+            events = pl.concat(frames).with_columns(
+                pl.Series("customer_idx", np.repeat(np.arange(len(todo), dtype=np.int32), heights))
             )
-    if not frames:
-        return sp.csr_matrix((len(histories), n_items), dtype=np.float32)
-    events = pl.concat(frames)
-    now = int(max(h.now_ms for h in histories))
-    return to_csr(weighted_events(events, config, now), len(histories), n_items)
+            fresh = to_csr(weighted_events(events, config, now), len(todo), n_items)
+        else:
+            fresh = sp.csr_matrix((len(todo), n_items), dtype=np.float32)
+        for n, r in enumerate(todo):
+            histories[r]._cache[key] = fresh[n]
+    if not histories:
+        return sp.csr_matrix((0, n_items), dtype=np.float32)
+    if len(histories) == 1:
+        single: sp.csr_matrix = histories[0]._cache[key]
+        return single
+    return sp.vstack([h._cache[key] for h in histories], format="csr")
 
 
 def top_n(
@@ -217,7 +243,11 @@ class Recommender(ABC):
 
     def explain(self, history: History, item_idx: int) -> list[Reason]:
         """Structured reasons for recommending ``item_idx`` to ``history`` (at least one)."""
-        return [Reason("customers_like_you")]
+        return self.explain_many(history, np.asarray([item_idx]))[0]
+
+    def explain_many(self, history: History, items: np.ndarray) -> list[list[Reason]]:
+        """Reasons for several items at once (models override this to share the work)."""
+        return [[Reason("customers_like_you")] for _ in items]
 
     # -- persistence ---------------------------------------------------------------------------
     @abstractmethod

@@ -26,7 +26,7 @@ from storewise.recommend.base import (
     sparse_from,
     top_n,
 )
-from storewise.recommend.neighbors import row_normalise, strongest_contributor
+from storewise.recommend.neighbors import row_normalise
 from storewise.recommend.results import Reason
 
 
@@ -144,15 +144,24 @@ class Content(Recommender):
                 break
         return tuple(words)
 
-    def explain(self, history: History, item_idx: int) -> list[Reason]:
-        """The most similar item in the history and the features they share."""
+    def explain_many(self, history: History, items: np.ndarray) -> list[list[Reason]]:
+        """For each item, the most similar item in the history and the features they share."""
         x = history_matrix([history], self.n_items, self.config.interactions)
-        items = x.indices.astype(np.int64)
-        sims = np.asarray((self.features[items] @ self.features[item_idx].T).toarray()).ravel()
-        source = strongest_contributor(items, x.data, sims)
-        if source is None:
-            return [Reason("customers_like_you")]
-        return [Reason("similar_to", item_idx=source, words=self.shared_words(source, item_idx))]
+        sources = x.indices.astype(np.int64)
+        if sources.size == 0:
+            return [[Reason("customers_like_you")] for _ in items]
+        sims = np.asarray((self.features[sources] @ self.features[items].T).toarray())
+        sims = sims * x.data[:, None]
+        best = np.argmax(sims, axis=0)
+        out: list[list[Reason]] = []
+        for column, row in enumerate(best):
+            if sims[row, column] <= 0:
+                out.append([Reason("customers_like_you")])
+                continue
+            source, item = int(sources[row]), int(items[column])
+            words = self.shared_words(source, item)
+            out.append([Reason("similar_to", item_idx=source, words=words)])
+        return out
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The item feature matrix and feature names."""

@@ -23,12 +23,13 @@ def normalise_rows(scores: np.ndarray) -> np.ndarray:
     """Scale each row's finite scores to [0, 1]; items without an opinion get 0."""
     out = np.zeros_like(scores, dtype=np.float32)
     finite = np.isfinite(scores)
-    masked = np.where(finite, scores, np.nan)
-    with np.errstate(all="ignore"):
-        low = np.nanmin(masked, axis=1, keepdims=True)
-        high = np.nanmax(masked, axis=1, keepdims=True)
-    span = np.where(high - low > 0, high - low, 1.0)
-    scaled = (masked - low) / span
+    if not finite.any():
+        return out
+    low = np.where(finite, scores, np.inf).min(axis=1, keepdims=True)
+    high = np.where(finite, scores, -np.inf).max(axis=1, keepdims=True)
+    span = np.where(np.isfinite(high - low) & (high - low > 0), high - low, 1.0)
+    with np.errstate(invalid="ignore"):
+        scaled = (scores - low) / span
     out[finite] = scaled[finite]
     return out
 
@@ -104,6 +105,15 @@ class Hybrid(Recommender):
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
         """The weighted blend, switching weights for thin histories."""
+        return self.score_parts(histories)[0]
+
+    def _weights_for(self, history: History) -> dict[str, float]:
+        if self.config.cold_weights and history.events.height <= self.config.cold_events:
+            return self.config.cold_weights
+        return self.config.weights
+
+    def score_parts(self, histories: Sequence[History]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(blended scores, each component's normalised scores) for reasons without rework."""
         self._require_fitted()
         parts = self.component_scores(histories)
         total = np.zeros((len(histories), self.n_items), dtype=np.float32)
@@ -118,7 +128,7 @@ class Hybrid(Recommender):
         for part_scores in parts.values():
             any_opinion |= part_scores > 0
         total[~any_opinion] = -np.inf
-        return total
+        return total, parts
 
     def similar_items(self, item_idx: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Blend of the components' similar-item scores."""
@@ -135,22 +145,32 @@ class Hybrid(Recommender):
         total[total <= 0] = -np.inf
         return top_n(total, n, exclude=np.asarray([item_idx]))
 
-    def explain(self, history: History, item_idx: int) -> list[Reason]:
-        """The reasons of the component that contributes most to this item."""
-        parts = self.component_scores([history])
-        weights = (
-            self.config.cold_weights
-            if (self.config.cold_weights and history.events.height <= self.config.cold_events)
-            else self.config.weights
-        )
-        best_name, best = None, 0.0
-        for name, scores in parts.items():
-            value = weights.get(name, 0.0) * float(scores[0, item_idx])
-            if value > best:
-                best_name, best = name, value
-        if best_name is None:
-            return [Reason("customers_like_you")]
-        return self.parts[best_name].explain(history, item_idx)
+    def explain_many(
+        self,
+        history: History,
+        items: np.ndarray,
+        parts: dict[str, np.ndarray] | None = None,
+    ) -> list[list[Reason]]:
+        """Each item's reasons come from the component contributing most to it.
+
+        ``parts`` are this history's rows of :meth:`score_parts` (computed if not given).
+        """
+        if parts is None:
+            parts = {name: rows[0] for name, rows in self.component_scores([history]).items()}
+        weights = self._weights_for(history)
+        names = [n for n in parts if weights.get(n, 0.0) > 0]
+        out: list[list[Reason]] = [[Reason("customers_like_you")] for _ in items]
+        if not names:
+            return out
+        contributions = np.vstack([weights[n] * parts[n][items] for n in names])
+        winners = np.argmax(contributions, axis=0)
+        for position, name in enumerate(names):
+            chosen = np.flatnonzero((winners == position) & (contributions[position] > 0))
+            if chosen.size:
+                reasons = self.parts[name].explain_many(history, items[chosen])
+                for slot, reason in zip(chosen.tolist(), reasons, strict=True):
+                    out[slot] = reason
+        return out
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Every component's state, prefixed by its name."""

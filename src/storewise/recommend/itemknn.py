@@ -24,11 +24,7 @@ from storewise.recommend.base import (
     sparse_from,
     top_n,
 )
-from storewise.recommend.neighbors import (
-    bm25_weight,
-    cosine_item_similarity,
-    strongest_contributor,
-)
+from storewise.recommend.neighbors import bm25_weight, cosine_item_similarity
 from storewise.recommend.results import Reason
 
 
@@ -45,10 +41,6 @@ class ItemItemModel(Recommender):
         scores = x @ self.weights
         return np.asarray(scores.toarray() if sp.issparse(scores) else scores, dtype=np.float32)
 
-    def _column(self, item_idx: int) -> np.ndarray:
-        column = self.weights[:, item_idx]
-        return np.asarray(column.toarray()).ravel() if sp.issparse(column) else np.asarray(column)
-
     def similar_items(self, item_idx: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Items with the largest weight from ``item_idx``."""
         self._require_fitted()
@@ -58,14 +50,23 @@ class ItemItemModel(Recommender):
         values[values <= 0] = -np.inf
         return top_n(values, n, exclude=np.asarray([item_idx]))
 
-    def explain(self, history: History, item_idx: int) -> list[Reason]:
-        """The history item that contributes most to this item's score."""
+    def explain_many(self, history: History, items: np.ndarray) -> list[list[Reason]]:
+        """For each item, the history item that contributes most to its score."""
         x = history_matrix([history], self.n_items, self.config.interactions)
-        items = x.indices.astype(np.int64)
-        source = strongest_contributor(items, x.data, self._column(item_idx)[items])
-        if source is None:
-            return [Reason("customers_like_you")]
-        return [Reason(self.reason_kind, item_idx=source)]
+        sources = x.indices.astype(np.int64)
+        if sources.size == 0:
+            return [[Reason("customers_like_you")] for _ in items]
+        block = self.weights[sources][:, items]
+        block = np.asarray(block.toarray() if sp.issparse(block) else block, dtype=np.float64)
+        contribution = block * x.data[:, None]
+        best = np.argmax(contribution, axis=0)
+        out: list[list[Reason]] = []
+        for column, row in enumerate(best):
+            if contribution[row, column] <= 0:
+                out.append([Reason("customers_like_you")])
+            else:
+                out.append([Reason(self.reason_kind, item_idx=int(sources[row]))])
+        return out
 
 
 class ItemKNNConfig(ModelConfig):

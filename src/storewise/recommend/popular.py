@@ -141,10 +141,10 @@ class Popular(Recommender):
         self._require_fitted()
         return top_n(self.overall.astype(np.float64), n, exclude=np.asarray([item_idx]))
 
-    def explain(self, history: History, item_idx: int) -> list[Reason]:
+    def explain_many(self, history: History, items: np.ndarray) -> list[list[Reason]]:
         """Popular where the customer is, or overall."""
         scope = history.country if self._country_row(history.country) is not None else None
-        return [Reason("popular", scope=scope)]
+        return [[Reason("popular", scope=scope)] for _ in items]
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Arrays: overall, per-country and trending scores."""

@@ -153,12 +153,17 @@ class Repurchase(Recommender):
         scores[scores <= 0] = -np.inf
         return top_n(scores, n, exclude=np.asarray([item_idx]))
 
-    def explain(self, history: History, item_idx: int) -> list[Reason]:
+    def explain_many(self, history: History, items: np.ndarray) -> list[list[Reason]]:
         """Its cycle when the customer buys it regularly, else customers like them."""
-        if item_idx in set(history.purchased().tolist()):
-            cycle = float(self.cycle_days[item_idx])
-            return [Reason("repurchase", value=cycle if np.isfinite(cycle) else None)]
-        return [Reason("customers_like_you")]
+        bought = set(history.purchased().tolist())
+        out: list[list[Reason]] = []
+        for item in items.tolist():
+            if item in bought:
+                cycle = float(self.cycle_days[item])
+                out.append([Reason("repurchase", value=cycle if np.isfinite(cycle) else None)])
+            else:
+                out.append([Reason("customers_like_you")])
+        return out
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Repurchase rates, cycles and the customers' habit vectors."""

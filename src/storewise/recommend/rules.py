@@ -169,6 +169,8 @@ def rerank(
 
     ``similarity(a, b_list)`` returns similarities of item ``a`` to items ``b_list``.
     """
+    if not rules.max_per_category and (rules.diversity <= 0 or similarity is None):
+        return candidates[:n].astype(np.int64), np.asarray(scores[:n], dtype=np.float64)
     chosen: list[int] = []
     chosen_scores: list[float] = []
     per_category: dict[str, int] = {}

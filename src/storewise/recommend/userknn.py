@@ -98,9 +98,9 @@ class UserKNN(Recommender):
         scores[scores <= 0] = -np.inf
         return top_n(scores, n, exclude=np.asarray([item_idx]))
 
-    def explain(self, history: History, item_idx: int) -> list[Reason]:
+    def explain_many(self, history: History, items: np.ndarray) -> list[list[Reason]]:
         """Customers with similar tastes bought it."""
-        return [Reason("customers_like_you")]
+        return [[Reason("customers_like_you")] for _ in items]
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The normalised customer histories."""

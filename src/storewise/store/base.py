@@ -145,6 +145,10 @@ class Store(Protocol):
         """The current consent decision per customer and purpose."""
         ...
 
+    def consent_of(self, customer_id: str) -> dict[str, bool]:
+        """The customer's current decision per purpose (purposes never decided are absent)."""
+        ...
+
     def customer_history(self, customer_id: str, *, limit: int | None = None) -> pl.DataFrame:
         """A customer's events (stitched anonymous ones included), newest last."""
         ...

@@ -503,6 +503,13 @@ class SqlStore:
         )
         return _frame([(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows], CONSENT_SCHEMA)
 
+    def consent_of(self, customer_id: str) -> dict[str, bool]:
+        """The customer's current decision per purpose (purposes never decided are absent)."""
+        rows = self._fetch(
+            "SELECT purpose, granted FROM consents WHERE customer_id = ?", (customer_id,)
+        )
+        return {str(p): bool(g) for p, g in rows}
+
     def customer_history(self, customer_id: str, *, limit: int | None = None) -> pl.DataFrame:
         """A customer's events (stitched anonymous ones included), oldest first."""
         suffix = "ORDER BY ts DESC, event_id DESC" + (f" LIMIT {int(limit)}" if limit else "")

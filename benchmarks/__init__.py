@@ -1,0 +1,1 @@
+"""Benchmarks: figures recorded in BENCHMARKS.md (not part of ``make test``)."""

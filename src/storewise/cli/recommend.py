@@ -1,0 +1,227 @@
+"""``storewise train | recommend | similar | evaluate``: learn, answer in batch, measure."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from storewise.cli.common import console, err_console, guarded, print_json, state
+from storewise.engine import Engine, check_n
+from storewise.errors import InputError
+from storewise.recommend.rules import RuleSet
+
+
+@guarded
+def train(
+    ctx: typer.Context,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Train only this model (no tuning).")
+    ] = None,
+    valid_days: Annotated[
+        float, typer.Option(help="Most recent days held out to tune on.", min=1)
+    ] = 30.0,
+    budget: Annotated[
+        float, typer.Option(help="Seconds of tuning before settling.", min=0)
+    ] = 200.0,
+) -> None:
+    """Tune on the most recent period, refit on all data and publish a model bundle."""
+    from storewise.recommend.training import train as run_training
+
+    root = state(ctx)
+    store = root.store()
+    started = time.perf_counter()
+    try:
+        with console.status("training") as status:
+
+            def say(message: str) -> None:
+                status.update(f"[{time.perf_counter() - started:5.0f}s] {message}")
+                err_console.log(message)
+
+            report = run_training(
+                store,
+                root.settings.bundles_dir,
+                model=model,
+                valid_days=valid_days,
+                budget_seconds=budget,
+                progress=say,
+            )
+    finally:
+        store.close()
+    table = Table(title=f"model bundle {report.version}", show_header=False)
+    for scenario, spec in report.chosen.items():
+        weights = spec["config"].get("weights")
+        label = spec["model"] + (f" {weights}" if weights else "")
+        table.add_row(f"{scenario} model", label)
+        figure = report.validation.get(scenario, {}).get("ndcg@10")
+        if figure is not None:
+            table.add_row(f"{scenario} validation NDCG@10", f"{figure:.4f}")
+    table.add_row(
+        "customers / items / events", "{customers} / {items} / {events}".format(**report.data)
+    )
+    table.add_row("seconds", f"{report.seconds:.1f}")
+    console.print(table)
+
+
+def _customer_ids(engine: Engine, customers: Path | None, everyone: bool) -> list[str]:
+    if everyone == (customers is not None):
+        raise InputError("give either --customers FILE or --all")
+    if customers is not None:
+        if not customers.exists():
+            raise InputError(f"{customers}: no such file")
+        ids = [line.strip() for line in customers.read_text().splitlines()]
+        ids = [i for i in ids if i]
+        if not ids:
+            raise InputError(f"{customers}: no customer ids (one per line)")
+        return list(dict.fromkeys(ids))
+    return engine.store.customers()["customer_id"].to_list()
+
+
+@guarded
+def recommend(
+    ctx: typer.Context,
+    customers: Annotated[
+        Path | None, typer.Option("--customers", help="File with one customer id per line.")
+    ] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="Every known customer.")] = False,
+    n: Annotated[int, typer.Option("--n", help="Items per customer.")] = 10,
+    allow_repurchase: Annotated[
+        bool, typer.Option("--allow-repurchase", help="Mix buy-again items with discovery.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="CSV file to write (default: standard output).")
+    ] = None,
+) -> None:
+    """Batch recommendations as CSV: customer_id,rank,item_id,score,reasons."""
+    check_n(n)
+    engine = Engine(state(ctx).settings)
+    ids = _customer_ids(engine, customers, everyone)
+    engine.reload()  # fail early with "run storewise train" before any output
+    rules = RuleSet(allow_repurchase=allow_repurchase)
+    started = time.perf_counter()
+    lists = engine.recommend_many(ids, n, rules=rules)
+    target = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
+    try:
+        writer = csv.writer(target)
+        writer.writerow(["customer_id", "rank", "item_id", "score", "reasons"])
+        for answer in lists:
+            for item in answer.items:
+                writer.writerow(
+                    [
+                        answer.customer_id,
+                        item.rank,
+                        item.item_id,
+                        f"{item.score:.6f}",
+                        "; ".join(item.reasons),
+                    ]
+                )
+    finally:
+        if out:
+            target.close()
+    if out:
+        err_console.print(
+            f"wrote {sum(len(a.items) for a in lists):,} rows for {len(lists):,} customers "
+            f"to {out} in {time.perf_counter() - started:.1f}s (model {engine.model_version})"
+        )
+
+
+@guarded
+def similar(
+    ctx: typer.Context,
+    item_id: Annotated[str, typer.Argument(help="The item to find similar items for.")],
+    n: Annotated[int, typer.Option("--n", help="How many.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Items similar to one item, with reasons."""
+    answer = Engine(state(ctx).settings).similar(item_id, n)
+    if as_json:
+        print_json(answer.to_dict())
+        return
+    table = Table("rank", "item", "title", "score", "why", title=f"similar to {item_id}")
+    for item in answer.items:
+        table.add_row(
+            str(item.rank),
+            item.item_id,
+            item.title or "",
+            f"{item.score:.3f}",
+            "; ".join(item.reasons),
+        )
+    console.print(table)
+
+
+@guarded
+def evaluate(
+    ctx: typer.Context,
+    test_days: Annotated[
+        float, typer.Option(help="Most recent days used as the test period.")
+    ] = 30.0,
+    valid_days: Annotated[float, typer.Option(help="Days before the test used to tune.")] = 30.0,
+    budget: Annotated[float, typer.Option(help="Tuning seconds.")] = 120.0,
+    report: Annotated[Path | None, typer.Option("--report", help="Write an HTML report.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every model and the tuned hybrid on a time split of the store (the retail protocol)."""
+    from storewise.evaluate.report import run_evaluation, write_html
+
+    store = state(ctx).store()
+    try:
+        with console.status("evaluating") as status:
+            result = run_evaluation(
+                store,
+                test_days=test_days,
+                valid_days=valid_days,
+                budget_seconds=budget,
+                progress=lambda m: status.update(m),
+            )
+    finally:
+        store.close()
+    if report is not None:
+        write_html(result, report)
+        err_console.print(f"report written to {report}")
+    if as_json:
+        print_json(result)
+        return
+    for scenario, rows in result["table"].items():
+        table = Table(
+            "model",
+            "NDCG@10",
+            "recall",
+            "precision",
+            "MAP",
+            "hit rate",
+            "MRR",
+            "coverage",
+            "novelty",
+            "tail share",
+            "Gini",
+            "miscal.",
+            title=scenario,
+        )
+        for row in rows:
+            table.add_row(
+                row["model"],
+                *(
+                    f"{row[k]:.4f}"
+                    for k in (
+                        "ndcg",
+                        "recall",
+                        "precision",
+                        "map",
+                        "hit_rate",
+                        "mrr",
+                        "coverage",
+                        "novelty",
+                        "long_tail_share",
+                        "gini",
+                        "miscalibration",
+                    )
+                ),
+            )
+        console.print(table)
+    console.print(json.dumps(result["split"]))

@@ -1,0 +1,754 @@
+"""The engine: the one facade every front-end (API, CLI, dashboard, campaigns, support) calls.
+
+It serves the current model bundle (hot-reloaded when ``storewise train`` publishes a new
+one, the old one kept when the new one is bad), reads each customer's fresh history from the
+store so new events count at once, applies consent and the cold-start policy, business rules
+and diversity, and puts reasons into words.
+
+Cold-start policy, in order: personalisation consent withdrawn -> popular in the customer's
+country; no history -> popular in their country (or trending); an anonymous session ->
+item-based results from the session; an unknown customer id is a new customer, not an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from storewise import artifacts
+from storewise.errors import ArtifactError, InputError, NotFitted, NotFound
+from storewise.ingest.records import RecordsReport, ingest_records
+from storewise.privacy.erasure import forget_in_bundle
+from storewise.recommend import bundle
+from storewise.recommend.base import HISTORY_SCHEMA, History, top_n
+from storewise.recommend.basket import basket_scores
+from storewise.recommend.hybrid import Hybrid
+from storewise.recommend.results import RankedList, Reason, Recommendation, reason_text
+from storewise.recommend.rules import Catalog, RuleSet, allowed_mask, apply_boosts, rerank
+from storewise.settings import Settings
+from storewise.store import SqlStore, open_store
+
+log = logging.getLogger("storewise.engine")
+
+MAX_N = 100
+HISTORY_LIMIT = 500
+RELOAD_CHECK_SECONDS = 2.0
+CATALOG_TTL_SECONDS = 30.0
+DEFAULT_BASKET_MIN_CUSTOMERS = 5
+SCENARIOS = ("for-you", "buy-again")
+
+
+def single_threaded_blas() -> None:
+    """Use one BLAS thread per process: serving does many small products, where OpenBLAS's
+    thread hand-offs cost far more than they save (70x slower on a busy 2-core machine).
+    Front-ends call this once at start; parallelism comes from processes (API workers)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def check_n(n: int) -> int:
+    """Validate a list length."""
+    if not isinstance(n, int) or n <= 0 or n > MAX_N:
+        raise InputError(f"n must be between 1 and {MAX_N}, got {n!r}")
+    return n
+
+
+class Engine:
+    """Recommendations, similar items, baskets, trending, profiles and erasure, in one place."""
+
+    def __init__(self, settings: Settings, store: SqlStore | None = None) -> None:
+        self.settings = settings
+        self.store = store if store is not None else open_store(settings)
+        self.models_dir = settings.bundles_dir
+        self._served: bundle.ServedModels | None = None
+        self._catalog: Catalog | None = None
+        self._catalog_at = 0.0
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+        self._consent_cache: OrderedDict[str, bool] = OrderedDict()
+        self.last_reload_error: str | None = None
+
+    # -- model lifecycle -----------------------------------------------------------------------
+    @property
+    def served(self) -> bundle.ServedModels:
+        """The bundle being served, loading or hot-reloading it when a new one is published."""
+        now = time.monotonic()
+        if self._served is None or now - self._checked_at > RELOAD_CHECK_SECONDS:
+            self._checked_at = now
+            self._maybe_reload()
+        if self._served is None:
+            raise NotFitted("no trained model yet: run `storewise train` first")
+        return self._served
+
+    def _maybe_reload(self) -> None:
+        current = artifacts.current_version(self.models_dir)
+        if current is None or (self._served is not None and self._served.version == current):
+            return
+        with self._lock:
+            if self._served is not None and self._served.version == current:
+                return
+            try:
+                loaded = bundle.load(self.models_dir, current)
+            except (ArtifactError, NotFitted) as exc:
+                self.last_reload_error = exc.message
+                log.error("model bundle %s refused: %s", current, exc.message)
+                if self._served is None:
+                    raise
+                return
+            self._served = loaded
+            self._catalog = None
+            self.last_reload_error = None
+            log.info("serving model bundle %s", loaded.version)
+
+    def reload(self) -> str:
+        """Load the current bundle now; returns the version served."""
+        self._checked_at = 0.0
+        return self.served.version
+
+    @property
+    def model_version(self) -> str | None:
+        """The served bundle's version, or None before training."""
+        try:
+            return self.served.version
+        except NotFitted:
+            return None
+
+    @property
+    def catalog(self) -> Catalog:
+        """Fresh per-item facts (stock, category, titles) aligned with the served models."""
+        served = self.served
+        now = time.monotonic()
+        if self._catalog is None or now - self._catalog_at > CATALOG_TTL_SECONDS:
+            self._catalog = Catalog.from_items(served.item_ids, self.store.items())
+            self._catalog_at = now
+        return self._catalog
+
+    def refresh_catalog(self) -> None:
+        """Drop the cached catalog (after items are updated)."""
+        self._catalog = None
+
+    # -- histories -----------------------------------------------------------------------------
+    def _history(self, events: pl.DataFrame, country: str | None, customer: str | None) -> History:
+        catalog = self.catalog
+        now_ms = int(time.time() * 1000)
+        if events.height == 0:
+            return History.empty(now_ms, country)
+        index = [catalog.index(i) if i is not None else None for i in events["item_id"].to_list()]
+        frame = events.with_columns(pl.Series("item_idx", index, dtype=pl.Int32)).filter(
+            pl.col("item_idx").is_not_null()
+        )
+        return History(frame.select(list(HISTORY_SCHEMA)), now_ms, None, country)
+
+    def customer_history(self, customer_id: str) -> tuple[History, dict[str, Any] | None]:
+        """A customer's fresh history (as model indices) and profile; unknown = empty."""
+        profile = self.store.customer(customer_id)
+        country = profile["country"] if profile else None
+        events = self.store.customer_history(customer_id, limit=HISTORY_LIMIT)
+        return self._history(events, country, customer_id), profile
+
+    def personalisation_allowed(self, customer_id: str) -> bool:
+        """False when the customer withdrew ``personalization`` consent (no record: allowed)."""
+        decisions = self.store.consent_of(customer_id)
+        return decisions.get("personalization", True)
+
+    # -- answers -----------------------------------------------------------------------------
+    def _finish(
+        self,
+        scenario: str,
+        model_name: str,
+        history: History,
+        scores: np.ndarray,
+        n: int,
+        rules: RuleSet,
+        *,
+        customer_id: str | None,
+        policy: str,
+        explain: Any,
+    ) -> RankedList:
+        """Rules, fill, diversity and reasons: the shared last mile of every list.
+
+        ``explain(items)`` returns a list of reasons for each chosen item index.
+        """
+        catalog = self.catalog
+        purchased = history.purchased() if not history.is_empty else np.empty(0, np.int64)
+        mask = allowed_mask(rules, catalog, purchased)
+        scores = apply_boosts(scores.astype(np.float64), rules, catalog)
+        scores = np.where(mask, scores, -np.inf)
+        pool = max(n * 5, 50)
+        candidates, values = top_n(scores, pool)
+        if candidates.size < pool:
+            popular = self.served.slot("popular").popularity.astype(np.float64)
+            fill_scores = np.where(mask, popular, -np.inf)
+            fill_scores[candidates] = -np.inf
+            extra, extra_values = top_n(fill_scores, pool - candidates.size)
+            floor = (values.min() if values.size else 0.0) - 1.0
+            candidates = np.concatenate([candidates, extra])
+            values = np.concatenate(
+                [
+                    values,
+                    floor - extra_values / (extra_values.max() + 1.0 if extra_values.size else 1.0),
+                ]
+            )
+        similarity = self._similarity_fn() if rules.diversity > 0 else None
+        chosen, chosen_scores = rerank(candidates, values, n, rules, catalog, similarity)
+        explained = explain(chosen) if chosen.size else []
+        items = []
+        for rank, (item, score, why) in enumerate(
+            zip(chosen.tolist(), chosen_scores.tolist(), explained, strict=True), 1
+        ):
+            reasons = why or [Reason("popular", scope=history.country)]
+            texts = tuple(dict.fromkeys(reason_text(r, catalog.title) for r in reasons))
+            items.append(
+                Recommendation(
+                    item_id=str(catalog.item_ids[item]),
+                    score=float(score),
+                    rank=rank,
+                    reasons=texts,
+                    title=catalog.title(item),
+                    category=catalog.categories[item] or None,
+                )
+            )
+        return RankedList(
+            items=tuple(items),
+            scenario=scenario,
+            model=model_name,
+            model_version=self.served.version,
+            customer_id=customer_id,
+            policy=policy,
+        )
+
+    def _similarity_fn(self) -> Any:
+        model = self.served.slot("similar")
+        content = getattr(model, "parts", {}).get("content") if hasattr(model, "parts") else None
+        features = getattr(content or model, "features", None)
+        if features is None:
+            return None
+
+        def similarity(item: int, others: list[int]) -> np.ndarray:
+            return np.asarray((features[others] @ features[item].T).toarray()).ravel()
+
+        return similarity
+
+    def _popular_answer(
+        self,
+        scenario: str,
+        history: History,
+        n: int,
+        rules: RuleSet,
+        customer_id: str | None,
+        policy: str,
+    ) -> RankedList:
+        model = self.served.slot("popular")
+        scores = model.score([history])[0]
+        return self._finish(
+            scenario,
+            model.name,
+            history,
+            scores,
+            n,
+            rules,
+            customer_id=customer_id,
+            policy=policy,
+            explain=lambda items: model.explain_many(history, items),
+        )
+
+    def recommend(
+        self,
+        customer_id: str,
+        n: int = 10,
+        *,
+        scenario: str = "for-you",
+        rules: RuleSet | None = None,
+    ) -> RankedList:
+        """Personal recommendations for a customer (unknown ids are new customers)."""
+        check_n(n)
+        if scenario not in SCENARIOS:
+            raise InputError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+        rules = rules or RuleSet()
+        history, _profile = self.customer_history(customer_id)
+        if not self.personalisation_allowed(customer_id):
+            empty = History.empty(history.now_ms, history.country)
+            return self._popular_answer(
+                scenario, empty, n, rules, customer_id, "non-personalised (consent)"
+            )
+        if scenario == "buy-again":
+            return self.buy_again(customer_id, n, history=history, rules=rules)
+        if history.is_empty:
+            return self._popular_answer(
+                scenario, history, n, rules, customer_id, "cold-start: popular"
+            )
+        slot = "repurchase" if rules.allow_repurchase else "discovery"
+        return self._personal(scenario, slot, [history], n, rules, [customer_id])[0]
+
+    def _personal(
+        self,
+        scenario: str,
+        slot: str,
+        histories: Sequence[History],
+        n: int,
+        rules: RuleSet,
+        customer_ids: Sequence[str | None],
+        policy: str = "personalised",
+    ) -> list[RankedList]:
+        """Score histories in one batch with a slot's model, then finish each list."""
+        model = self.served.slot(slot)
+        if isinstance(model, Hybrid):
+            scores, parts = model.score_parts(histories)
+        else:
+            scores, parts = model.score(histories), {}
+        answers = []
+        for row, (history, customer_id) in enumerate(zip(histories, customer_ids, strict=True)):
+            own = {name: matrix[row] for name, matrix in parts.items()}
+            explain = functools.partial(_explain_with, model, history, own)
+            answers.append(
+                self._finish(
+                    scenario,
+                    model.name,
+                    history,
+                    scores[row],
+                    n,
+                    rules,
+                    customer_id=customer_id,
+                    policy=policy,
+                    explain=explain,
+                )
+            )
+        return answers
+
+    def recommend_many(
+        self,
+        customer_ids: Sequence[str],
+        n: int = 10,
+        *,
+        rules: RuleSet | None = None,
+        batch: int = 256,
+    ) -> list[RankedList]:
+        """Recommendations for many customers at once (batch export), same policy as one."""
+        check_n(n)
+        rules = rules or RuleSet()
+        slot = "repurchase" if rules.allow_repurchase else "discovery"
+        consents = self.store.consents()
+        withdrawn = set(
+            consents.filter((pl.col("purpose") == "personalization") & ~pl.col("granted"))[
+                "customer_id"
+            ].to_list()
+        )
+        countries = dict(self.store.customers().select("customer_id", "country").iter_rows())
+        results: list[RankedList] = []
+        catalog = self.catalog
+        index = pl.DataFrame(
+            {
+                "item_id": catalog.item_ids,
+                "item_idx": np.arange(len(catalog.item_ids), dtype=np.int32),
+            }
+        )
+        empty = pl.DataFrame(schema=HISTORY_SCHEMA)
+        for start in range(0, len(customer_ids), batch):
+            part = list(customer_ids[start : start + batch])
+            now_ms = int(time.time() * 1000)
+            events = self.store.events(customer_ids=part).join(index, on="item_id", how="inner")
+            grouped = (
+                events.select("customer_id", *HISTORY_SCHEMA).partition_by(
+                    "customer_id", as_dict=True, include_key=False
+                )
+                if events.height
+                else {}
+            )
+            histories = [
+                History(grouped.get((cid,), empty), now_ms, None, countries.get(cid))
+                for cid in part
+            ]
+            personal = [
+                i
+                for i, (cid, h) in enumerate(zip(part, histories, strict=True))
+                if cid not in withdrawn and not h.is_empty
+            ]
+            answers: dict[int, RankedList] = {}
+            if personal:
+                done = self._personal(
+                    "for-you",
+                    slot,
+                    [histories[i] for i in personal],
+                    n,
+                    rules,
+                    [part[i] for i in personal],
+                )
+                answers.update(zip(personal, done, strict=True))
+            for i, cid in enumerate(part):
+                if i not in answers:
+                    policy = (
+                        "non-personalised (consent)" if cid in withdrawn else "cold-start: popular"
+                    )
+                    history = (
+                        histories[i]
+                        if cid not in withdrawn
+                        else History.empty(histories[i].now_ms, histories[i].country)
+                    )
+                    answers[i] = self._popular_answer("for-you", history, n, rules, cid, policy)
+            results.extend(answers[i] for i in range(len(part)))
+        return results
+
+    def buy_again(
+        self,
+        customer_id: str,
+        n: int = 10,
+        *,
+        history: History | None = None,
+        rules: RuleSet | None = None,
+    ) -> RankedList:
+        """Items the customer bought before, most habitual first."""
+        check_n(n)
+        if history is None:
+            history, _ = self.customer_history(customer_id)
+        rules = (rules or RuleSet()).model_copy(update={"exclude_purchased": False})
+        model = self.served.slot("repurchase")
+        bought = history.purchased()
+        scores = np.full(self.served.n_items, -np.inf)
+        if bought.size:
+            own = model.score([history])[0]
+            scores[bought] = np.where(np.isfinite(own[bought]), own[bought], 0.0)
+        catalog = self.catalog
+        mask = allowed_mask(rules, catalog, np.empty(0, np.int64))
+        scores = np.where(mask, scores, -np.inf)
+        chosen, values = top_n(scores, n)
+        items = []
+        explained = model.explain_many(history, chosen) if chosen.size else []
+        for rank, (item, score, why) in enumerate(
+            zip(chosen.tolist(), values.tolist(), explained, strict=True), 1
+        ):
+            reasons = why if why and why[0].kind == "repurchase" else [Reason("repurchase")]
+            items.append(
+                Recommendation(
+                    item_id=str(catalog.item_ids[item]),
+                    score=float(score),
+                    rank=rank,
+                    reasons=tuple(reason_text(r, catalog.title) for r in reasons),
+                    title=catalog.title(item),
+                    category=catalog.categories[item] or None,
+                )
+            )
+        return RankedList(
+            tuple(items),
+            "buy-again",
+            model.name,
+            self.served.version,
+            customer_id,
+            "personalised" if items else "no past purchases",
+        )
+
+    def recommend_session(
+        self, anonymous_id: str, n: int = 10, *, rules: RuleSet | None = None
+    ) -> RankedList:
+        """Recommendations for a guest from their session (or their account once linked)."""
+        check_n(n)
+        rules = rules or RuleSet()
+        linked = self.store.resolve_anonymous(anonymous_id)
+        if linked is not None:
+            result = self.recommend(linked, n, rules=rules)
+            return RankedList(
+                result.items,
+                "session",
+                result.model,
+                result.model_version,
+                linked,
+                result.policy + " (linked account)",
+            )
+        events = self.store.session_history(anonymous_id, limit=HISTORY_LIMIT)
+        history = self._history(events, None, None)
+        if history.is_empty:
+            return self._trending_list(n, rules, None, "cold-start: trending", "session")
+        return self._personal(
+            "session", "similar", [history], n, rules, [None], policy="session: item-based"
+        )[0]
+
+    def similar(self, item_id: str, n: int = 10, *, rules: RuleSet | None = None) -> RankedList:
+        """Items similar to one item (co-purchase, falling back to product features)."""
+        check_n(n)
+        catalog = self.catalog
+        idx = catalog.index(item_id)
+        if idx is None:
+            raise NotFound(f"unknown item {item_id!r}")
+        rules = (rules or RuleSet()).model_copy(update={"exclude_purchased": False})
+        model = self.served.slot("similar")
+        items, values = model.similar_items(idx, max(n * 5, 50))
+        scores = np.full(self.served.n_items, -np.inf)
+        scores[items] = values
+        scores[idx] = -np.inf
+        rules = rules.model_copy(update={"exclude_items": (*rules.exclude_items, item_id)})
+        content = getattr(model, "parts", {}).get("content")
+
+        def explain(items: np.ndarray) -> list[list[Reason]]:
+            out = []
+            for item in items.tolist():
+                if self.served.cobuy[idx, item] >= DEFAULT_BASKET_MIN_CUSTOMERS:
+                    out.append([Reason("bought_with", item_idx=idx)])
+                else:
+                    words = content.shared_words(idx, item) if content is not None else ()
+                    out.append([Reason("similar_to", item_idx=idx, words=words)])
+            return out
+
+        empty = History.empty(int(time.time() * 1000))
+        return self._finish(
+            "similar",
+            model.name,
+            empty,
+            scores,
+            n,
+            rules,
+            customer_id=None,
+            policy="item-to-item",
+            explain=explain,
+        )
+
+    def basket(
+        self,
+        item_ids: Sequence[str],
+        n: int = 10,
+        *,
+        min_customers: int = DEFAULT_BASKET_MIN_CUSTOMERS,
+        rules: RuleSet | None = None,
+    ) -> RankedList:
+        """Frequently bought together with a basket, only from pairs >= ``min_customers``."""
+        check_n(n)
+        if not item_ids:
+            raise InputError("a basket needs at least one item")
+        if min_customers < 2:
+            raise InputError("min_customers must be at least 2 (never one person's purchases)")
+        catalog = self.catalog
+        known = np.asarray(
+            [i for i in (catalog.index(x) for x in item_ids) if i is not None], dtype=np.int64
+        )
+        if known.size == 0:
+            raise NotFound(f"none of the basket items is known: {', '.join(item_ids[:5])}")
+        popularity = self.served.slot("popular").popularity
+        scores, source = basket_scores(self.served.cobuy, known, popularity, min_customers)
+        rules = (rules or RuleSet()).model_copy(
+            update={"exclude_items": (*(rules.exclude_items if rules else ()), *item_ids)}
+        )
+        empty = History.empty(int(time.time() * 1000))
+        result = self._finish(
+            "basket",
+            "co-purchase",
+            empty,
+            scores,
+            n,
+            rules,
+            customer_id=None,
+            policy=f"pairs bought together by >= {min_customers} customers",
+            explain=lambda items: [[Reason("bought_with", item_idx=int(source[i]))] for i in items],
+        )
+        keep = tuple(r for r in result.items if np.isfinite(scores[catalog.index(r.item_id) or 0]))
+        return RankedList(
+            tuple(
+                Recommendation(r.item_id, r.score, rank, r.reasons, r.title, r.category)
+                for rank, r in enumerate(keep, 1)
+            ),
+            "basket",
+            "co-purchase",
+            result.model_version,
+            None,
+            result.policy,
+        )
+
+    def _trending_list(
+        self, n: int, rules: RuleSet, country: str | None, policy: str, scenario: str = "trending"
+    ) -> RankedList:
+        model = self.served.slot("popular")
+        trending = getattr(model, "trending", None)
+        if country:
+            scores = model.score([History.empty(0, country)])[0].astype(np.float64)
+            reason = Reason("popular", scope=country)
+        else:
+            base = np.asarray(
+                trending if trending is not None else model.popularity, dtype=np.float64
+            )
+            scores = base + 1e-6 * model.popularity
+            reason = Reason("trending")
+        rules = rules.model_copy(update={"exclude_purchased": False})
+        empty = History.empty(int(time.time() * 1000), country)
+        return self._finish(
+            scenario,
+            model.name,
+            empty,
+            scores,
+            n,
+            rules,
+            customer_id=None,
+            policy=policy,
+            explain=lambda items: [[reason] for _ in items],
+        )
+
+    def trending(
+        self, n: int = 10, *, country: str | None = None, category: str | None = None
+    ) -> RankedList:
+        """What sells now (in a country, in a category)."""
+        check_n(n)
+        rules = RuleSet(include_categories=(category,) if category else ())
+        return self._trending_list(n, rules, country, "trending")
+
+    # -- data in -----------------------------------------------------------------------------------
+    def ingest(
+        self, kind: str, records: Sequence[dict[str, Any]], *, source: str = "api"
+    ) -> RecordsReport:
+        """Validate and store a batch of events, items or customer profiles (one transaction).
+
+        Returns what was stored, already there (duplicate event ids) and rejected, by position.
+        """
+        with self.store.writer() as writer:
+            report = ingest_records(writer, kind, records, source=source)
+        if kind == "items":
+            self.refresh_catalog()
+        return report
+
+    def identify(self, anonymous_id: str, customer_id: str) -> dict[str, Any]:
+        """Link a guest's anonymous id to a customer (login); their history counts at once."""
+        if not anonymous_id.strip() or not customer_id.strip():
+            raise InputError("identify needs a non-empty anonymous_id and customer_id")
+        with self.store.writer() as writer:
+            moved = writer.link_identity(anonymous_id, customer_id, int(time.time() * 1000))
+        owner = self.store.resolve_anonymous(anonymous_id)
+        return {
+            "anonymous_id": anonymous_id,
+            "customer_id": owner,
+            "events_linked": moved,
+            "already_linked_to_another": owner != customer_id,
+        }
+
+    def set_consents(
+        self, customer_id: str, decisions: dict[str, bool], *, source: str = "api"
+    ) -> dict[str, bool]:
+        """Record a customer's consent decisions (purpose -> granted) as of now."""
+        from storewise.schema import PURPOSES
+
+        unknown = sorted(set(decisions) - set(PURPOSES))
+        if unknown:
+            raise InputError(f"unknown consent purposes {unknown}; use {', '.join(PURPOSES)}")
+        now = int(time.time() * 1000)
+        frame = pl.DataFrame(
+            {
+                "customer_id": [customer_id] * len(decisions),
+                "purpose": list(decisions),
+                "granted": [bool(v) for v in decisions.values()],
+                "at": [now] * len(decisions),
+                "source": [source] * len(decisions),
+            },
+            schema={
+                "customer_id": pl.Utf8,
+                "purpose": pl.Utf8,
+                "granted": pl.Boolean,
+                "at": pl.Int64,
+                "source": pl.Utf8,
+            },
+        )
+        with self.store.writer() as writer:
+            writer.set_consents(frame)
+            writer.audit(source, "consent", None, {"purposes": decisions})
+        return self.store.consent_of(customer_id)
+
+    def export(self, customer_id: str) -> dict[str, Any]:
+        """Everything held about a customer (right of access)."""
+        return self.store.export_customer(customer_id)
+
+    def stats(self) -> dict[str, Any]:
+        """Store figures for dashboards and ``storewise stats``."""
+        return self.store.stats()
+
+    def model_info(self) -> dict[str, Any]:
+        """The served bundle: version, data snapshot, chosen models, validation figures."""
+        manifest = self.served.manifest
+        return {
+            "version": self.served.version,
+            "created_at": manifest.get("created_at"),
+            "data": manifest.get("data"),
+            "chosen": manifest.get("chosen"),
+            "validation": manifest.get("validation"),
+            "tuning": manifest.get("tuning"),
+            "train_seconds": manifest.get("train_seconds"),
+            "erasures_since_training": manifest.get("erasures_since_training", 0),
+            "last_reload_error": self.last_reload_error,
+        }
+
+    # -- customers -----------------------------------------------------------------------------
+    def profile(self, customer_id: str) -> dict[str, Any]:
+        """What storewise knows about a customer: profile, history summary, consents."""
+        profile = self.store.customer(customer_id)
+        events = self.store.customer_history(customer_id)
+        if profile is None and events.height == 0:
+            raise NotFound(f"unknown customer {customer_id!r}")
+        buys = events.filter(pl.col("event_type") == "purchase")
+        returns = events.filter(pl.col("event_type") == "return")
+        summary: dict[str, Any] = {
+            "customer_id": customer_id,
+            "country": profile["country"] if profile else None,
+            "events": events.height,
+            "orders": buys["order_id"].n_unique() if buys.height else 0,
+            "items_bought": buys["item_id"].n_unique() if buys.height else 0,
+            "revenue": round(float(buys["value"].fill_null(0).sum()), 2),
+            "returns": returns.height,
+            "returned_value": round(float(returns["value"].fill_null(0).sum()), 2),
+            "first_seen": _iso(events["ts"].min()) if events.height else None,
+            "last_seen": _iso(events["ts"].max()) if events.height else None,
+            "consents": self.store.consent_of(customer_id),
+        }
+        if buys.height:
+            top = (
+                buys.group_by("item_id")
+                .agg(pl.len())
+                .sort("len", "item_id", descending=[True, False])
+                .head(5)
+            )
+            titles = dict(
+                zip(
+                    self.store.items()["item_id"].to_list(),
+                    self.store.items()["title"].to_list(),
+                    strict=True,
+                )
+            )
+            summary["favourite_items"] = [
+                {"item_id": i, "title": titles.get(i), "purchases": int(c)}
+                for i, c in top.iter_rows()
+            ]
+        return summary
+
+    def forget(self, customer_id: str, *, actor: str = "system") -> dict[str, Any]:
+        """Erase a customer from the store, the caches and the served model bundle."""
+        erasure = self.store.erase_customer(customer_id, actor=actor)
+        self._consent_cache.pop(customer_id, None)
+        removed = dict(erasure.removed)
+        removed["model_rows"] = forget_in_bundle(self.models_dir, customer_id)
+        self._checked_at = 0.0  # serve the republished bundle from the next request
+        return {"customer_id": customer_id, "removed": removed}
+
+
+def _explain_with(
+    model: Any, history: History, parts: dict[str, np.ndarray], items: np.ndarray
+) -> list[list[Reason]]:
+    """Reasons from a model, reusing a hybrid's component scores when there are any."""
+    if isinstance(model, Hybrid):
+        return model.explain_many(history, items, parts or None)
+    reasons: list[list[Reason]] = model.explain_many(history, items)
+    return reasons
+
+
+def _iso(ms: Any) -> str | None:
+    from storewise.schema import from_ms
+
+    return from_ms(int(ms)).isoformat() if ms is not None else None
+
+
+def open_engine(settings: Settings) -> Engine:
+    """An engine over the configured store and model folder."""
+    return Engine(settings)
+
+
+__all__ = ["Engine", "Path", "check_n", "open_engine"]

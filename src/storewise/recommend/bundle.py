@@ -1,0 +1,102 @@
+"""A set of fitted models as one bundle: named models, the slots they serve, vocabularies.
+
+Slots say which model answers what: ``discovery`` (for you), ``repurchase`` (buy again and
+mixed lists), ``popular`` (cold start, trending), ``similar`` (similar items, sessions).
+Several slots may share one model; its arrays are stored once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from storewise import artifacts
+from storewise.errors import ArtifactError
+from storewise.recommend import MODELS
+from storewise.recommend.base import Recommender, sparse_arrays, sparse_from
+
+SLOTS = ("discovery", "repurchase", "popular", "similar")
+
+
+@dataclass
+class ServedModels:
+    """What the engine serves from: models by slot, vocabularies and co-purchase counts."""
+
+    version: str
+    manifest: dict[str, Any]
+    item_ids: np.ndarray
+    customer_ids: np.ndarray
+    models: dict[str, Recommender]
+    slots: dict[str, str]
+    cobuy: sp.csr_matrix
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def slot(self, name: str) -> Recommender:
+        """The model serving a slot."""
+        return self.models[self.slots[name]]
+
+    @property
+    def n_items(self) -> int:
+        """Size of the model vocabulary."""
+        return len(self.item_ids)
+
+
+def save(
+    root: Path,
+    models: dict[str, Recommender],
+    slots: dict[str, str],
+    *,
+    item_ids: np.ndarray,
+    customer_ids: np.ndarray,
+    cobuy: sp.csr_matrix,
+    manifest: dict[str, Any],
+) -> str:
+    """Publish fitted models as a new current bundle; returns its version."""
+    missing = [s for s in SLOTS if s not in slots]
+    if missing:
+        raise ValueError(f"slots without a model: {missing}")
+    described: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {
+        "vocab/item_ids": np.asarray(item_ids, dtype=str),
+        "vocab/customer_ids": np.asarray(customer_ids, dtype=str),
+        **{f"basket/{k}": v for k, v in sparse_arrays("cobuy", cobuy).items()},
+    }
+    for name, model in models.items():
+        config, meta, model_arrays = model.export()
+        described[name] = {"class": model.name, "config": config, "meta": meta}
+        arrays.update({f"models/{name}/{key}": value for key, value in model_arrays.items()})
+    body = {**manifest, "kind": "storewise-models", "models": described, "slots": slots}
+    return artifacts.publish(root, body, arrays)
+
+
+def load(root: Path, version: str | None = None) -> ServedModels:
+    """Load and verify a bundle and rebuild its models."""
+    bundle = artifacts.load(root, version)
+    manifest = bundle.manifest
+    if manifest.get("kind") != "storewise-models":
+        raise ArtifactError(f"{bundle.path} is not a storewise model bundle")
+    models: dict[str, Recommender] = {}
+    try:
+        for name, spec in manifest["models"].items():
+            cls = MODELS[spec["class"]]
+            prefix = f"models/{name}/"
+            own = {k[len(prefix) :]: v for k, v in bundle.arrays.items() if k.startswith(prefix)}
+            models[name] = cls.from_state(spec["config"], spec["meta"], own)
+        basket = {
+            k[len("basket/") :]: v for k, v in bundle.arrays.items() if k.startswith("basket/")
+        }
+        return ServedModels(
+            version=bundle.version,
+            manifest=manifest,
+            item_ids=bundle.arrays["vocab/item_ids"].astype(str),
+            customer_ids=bundle.arrays["vocab/customer_ids"].astype(str),
+            models=models,
+            slots=dict(manifest["slots"]),
+            cobuy=sparse_from("cobuy", basket),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ArtifactError(f"model bundle {bundle.version} is incomplete: {exc}") from exc

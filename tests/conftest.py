@@ -84,3 +84,46 @@ def sqlite_store(tmp_path: Path, cipher: FieldCipher) -> Iterator[SqlStore]:
     store = SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}", cipher=cipher)
     yield store
     store.close()
+
+
+def _build_trained_home(folder: Path) -> Path:
+    """A home folder with a small synthetic shop ingested and a quick model trained."""
+    from storewise.datasets.synth import SynthConfig, write_csv
+    from storewise.ingest.pipeline import ingest
+    from storewise.recommend.training import train
+    from storewise.settings import Settings
+    from storewise.store import open_store
+
+    home = folder / "home"
+    files = write_csv(SynthConfig(customers=250, items=70, days=200, seed=3), folder / "csv")
+    key = FieldCipher.generate_key()
+    home.mkdir(parents=True)
+    (home / "storewise.toml").write_text(f'encryption_key = "{key}"\n')
+    settings = Settings(home=home)
+    store = open_store(settings)
+    try:
+        for kind in ("items", "customers", "events"):
+            ingest(store, kind, [files[kind]])
+        train(store, settings.bundles_dir, budget_seconds=3.0)
+    finally:
+        store.close()
+    return home
+
+
+@pytest.fixture(scope="session")
+def trained_home_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per session; copy it (``trained_home``) before changing anything."""
+    from storewise.engine import single_threaded_blas
+
+    single_threaded_blas()
+    return _build_trained_home(tmp_path_factory.mktemp("trained"))
+
+
+@pytest.fixture
+def trained_home(trained_home_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the trained home folder for one test."""
+    import shutil
+
+    target = tmp_path / "home"
+    shutil.copytree(trained_home_template, target)
+    return target

@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -36,6 +36,10 @@ from storewise.recommend.results import RankedList, Reason, Recommendation, reas
 from storewise.recommend.rules import Catalog, RuleSet, allowed_mask, apply_boosts, rerank
 from storewise.settings import Settings
 from storewise.store import SqlStore, open_store
+
+if TYPE_CHECKING:
+    from storewise.marketing.service import MarketingService
+    from storewise.support.service import SupportService
 
 log = logging.getLogger("storewise.engine")
 
@@ -77,6 +81,8 @@ class Engine:
         self._lock = threading.Lock()
         self._consent_cache: OrderedDict[str, bool] = OrderedDict()
         self.last_reload_error: str | None = None
+        self._marketing: MarketingService | None = None
+        self._support: SupportService | None = None
 
     # -- model lifecycle -----------------------------------------------------------------------
     @property
@@ -215,7 +221,7 @@ class Engine:
                     rank=rank,
                     reasons=texts,
                     title=catalog.title(item),
-                    category=catalog.categories[item] or None,
+                    category=str(catalog.categories[item]) or None,
                 )
             )
         return RankedList(
@@ -434,7 +440,7 @@ class Engine:
                     rank=rank,
                     reasons=tuple(reason_text(r, catalog.title) for r in reasons),
                     title=catalog.title(item),
-                    category=catalog.categories[item] or None,
+                    category=str(catalog.categories[item]) or None,
                 )
             )
         return RankedList(
@@ -678,6 +684,33 @@ class Engine:
             "last_reload_error": self.last_reload_error,
         }
 
+    # -- marketing and support (analyses over the same store and models) ---------------------------
+    @property
+    def marketing(self) -> MarketingService:
+        """Segments, lifetime value, churn risk, offers and campaign audiences."""
+        if self._marketing is None:
+            from storewise.marketing.service import MarketingService
+
+            self._marketing = MarketingService(self)
+        return self._marketing
+
+    @property
+    def support(self) -> SupportService:
+        """The support assistant answering with the customer's own context."""
+        if self._support is None:
+            from storewise.support.service import SupportService
+
+            self._support = SupportService(self)
+        return self._support
+
+    def customer_value(self, customer_id: str) -> dict[str, Any] | None:
+        """Segment, CLV, churn risk and next-best-offer of a customer (None if unknown)."""
+        return self.marketing.customer_value(customer_id)
+
+    def support_suggest(self, customer_id: str | None, message: str) -> dict[str, Any]:
+        """Suggested answers for a customer's message, with their facts filled in."""
+        return self.support.suggest(customer_id, message)
+
     # -- customers -----------------------------------------------------------------------------
     def profile(self, customer_id: str) -> dict[str, Any]:
         """What storewise knows about a customer: profile, history summary, consents."""
@@ -700,6 +733,9 @@ class Engine:
             "last_seen": _iso(events["ts"].max()) if events.height else None,
             "consents": self.store.consent_of(customer_id),
         }
+        value = self.customer_value(customer_id)
+        if value:
+            summary.update(value)
         if buys.height:
             top = (
                 buys.group_by("item_id")

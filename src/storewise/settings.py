@@ -58,6 +58,25 @@ class Settings(BaseSettings):
     ingest_chunk_rows: int = Field(
         default=200_000, ge=1_000, description="Rows per chunk when streaming a file in."
     )
+    api_insecure_local: bool = Field(
+        default=False,
+        description="Serve the HTTP API without API keys; only loopback clients are answered "
+        "(set by `storewise serve --insecure-local`).",
+    )
+    api_max_body_bytes: int = Field(
+        default=2_000_000, ge=1_000, description="Largest HTTP request body accepted (else 413)."
+    )
+    api_key_cache_seconds: float = Field(
+        default=2.0,
+        ge=0.0,
+        description="How long a verified API key is trusted before it is checked again "
+        "(a revoked key stops working within this time).",
+    )
+    api_metrics_loopback_open: bool = Field(
+        default=True,
+        description="Answer GET /metrics without a key to clients on 127.0.0.1/::1; "
+        "others need an admin key.",
+    )
 
     @field_validator("home", mode="before")
     @classmethod

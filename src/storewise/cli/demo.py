@@ -5,12 +5,38 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
+from rich.table import Table
 
 from storewise.cli.common import console, guarded, state
 from storewise.cli.ingest import show_report
+from storewise.engine import Engine
 from storewise.ingest.pipeline import ingest
 from storewise.privacy.crypto import FieldCipher
+
+
+def show_examples(engine: Engine, customers: int = 3, n: int = 5) -> None:
+    """Print a few customers' recommendations, a similar-items list and trending items."""
+    events = engine.store.events().filter(pl.col("event_type") == "purchase")
+    counts = (
+        events.group_by("customer_id").len().sort("len", "customer_id", descending=[True, False])
+    )
+    chosen = [c for c in counts["customer_id"].to_list() if c][:customers]
+    for customer in chosen:
+        answer = engine.recommend(customer, n)
+        table = Table("rank", "item", "title", "why", title=f"for you: customer {customer}")
+        for item in answer.items:
+            table.add_row(str(item.rank), item.item_id, item.title or "", "; ".join(item.reasons))
+        console.print(table)
+    trending = engine.trending(n)
+    if trending.items:
+        first = trending.items[0]
+        similar = engine.similar(first.item_id, n)
+        table = Table("rank", "item", "title", "why", title=f"similar to {first.title}")
+        for item in similar.items:
+            table.add_row(str(item.rank), item.item_id, item.title or "", "; ".join(item.reasons))
+        console.print(table)
 
 
 def ensure_demo_key(home: Path) -> None:
@@ -58,3 +84,9 @@ def demo(
     from storewise.cli.main import stats
 
     ctx.invoke(stats, ctx=ctx, as_json=False)
+    console.rule("[bold]4. train (tuned on the most recent month)")
+    from storewise.cli.recommend import train
+
+    ctx.invoke(train, ctx=ctx, model=None, valid_days=30.0, budget=60.0)
+    console.rule("[bold]5. recommendations with reasons")
+    show_examples(Engine(root.settings))

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from storewise import __version__
-from storewise.cli import customers, datasets, demo, ingest, recommend
+from storewise.cli import customers, datasets, demo, ingest, recommend, support
 from storewise.cli.common import State, console, guarded, print_json, state
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(customers.app, name="customers")
+app.add_typer(support.app, name="support")
 app.command("demo")(demo.demo)
 app.command("train")(recommend.train)
 app.command("recommend")(recommend.recommend)

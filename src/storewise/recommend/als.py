@@ -21,7 +21,7 @@ from storewise.recommend.base import (
     history_matrix,
     top_n,
 )
-from storewise.recommend.neighbors import bm25_weight
+from storewise.recommend.neighbors import bm25_stats, bm25_weight
 from storewise.recommend.results import Reason
 
 
@@ -50,8 +50,9 @@ class ALS(Recommender):
 
         cfg = self.config
         x = interaction_matrix(dataset, cfg.interactions)
+        self.bm25 = bm25_stats(x)
         if cfg.bm25:
-            x = bm25_weight(x)
+            x = bm25_weight(x, stats=self.bm25)
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
                 factors=cfg.factors,
@@ -76,7 +77,7 @@ class ALS(Recommender):
 
     def _weighted(self, histories: Sequence[History]) -> Any:
         x = history_matrix(histories, self.n_items, self.config.interactions)
-        return bm25_weight(x) if self.config.bm25 and x.nnz else x
+        return bm25_weight(x, stats=self.bm25) if self.config.bm25 and x.nnz else x
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
         """Fold each history into factor space (one batched solve) and score every item."""
@@ -124,9 +125,13 @@ class ALS(Recommender):
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The item factors (customer factors are recomputed from history)."""
-        return {}, {"item_factors": self.item_factors}
+        return {"bm25_avg": self.bm25[1]}, {
+            "item_factors": self.item_factors,
+            "bm25_idf": self.bm25[0],
+        }
 
     def set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore item factors."""
         self.item_factors = arrays["item_factors"].astype(np.float32, copy=False)
+        self.bm25 = (arrays["bm25_idf"], float(meta["bm25_avg"]))
         self._prepare()

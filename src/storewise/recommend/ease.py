@@ -6,17 +6,19 @@ number of items, so very large catalogs are limited to the ``max_items`` most po
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse as sp
 from pydantic import Field
 
 from storewise.data.dataset import Dataset
 from storewise.data.interactions import interaction_matrix
-from storewise.recommend.base import ModelConfig
+from storewise.recommend.base import History, ModelConfig
 from storewise.recommend.itemknn import ItemItemModel
-from storewise.recommend.neighbors import bm25_weight
+from storewise.recommend.neighbors import bm25_stats, bm25_weight
 
 
 class EASEConfig(ModelConfig):
@@ -40,8 +42,9 @@ class EASE(ItemItemModel):
         """Solve for the item-item weights in closed form."""
         cfg = self.config
         x = interaction_matrix(dataset, cfg.interactions)
+        self.bm25 = bm25_stats(x)
         if cfg.bm25:
-            x = bm25_weight(x)
+            x = bm25_weight(x, stats=self.bm25)
         n = dataset.n_items
         counts = np.diff(x.tocsc().indptr)
         keep = np.arange(n)
@@ -62,8 +65,14 @@ class EASE(ItemItemModel):
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The dense weight matrix."""
-        return {}, {"weights": self.weights}
+        return {"bm25_avg": self.bm25[1]}, {"weights": self.weights, "bm25_idf": self.bm25[0]}
 
     def set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore the dense weight matrix."""
         self.weights = arrays["weights"].astype(np.float32, copy=False)
+        self.bm25 = (arrays["bm25_idf"], float(meta["bm25_avg"]))
+
+    def _history_vectors(self, histories: Sequence[History]) -> sp.csr_matrix:
+        """Query vectors weighted like the training matrix was."""
+        x = super()._history_vectors(histories)
+        return bm25_weight(x, stats=self.bm25) if self.config.bm25 and x.nnz else x

@@ -163,13 +163,24 @@ class Hybrid(Recommender):
         if not names:
             return out
         contributions = np.vstack([weights[n] * parts[n][items] for n in names])
-        winners = np.argmax(contributions, axis=0)
-        for position, name in enumerate(names):
-            chosen = np.flatnonzero((winners == position) & (contributions[position] > 0))
-            if chosen.size:
-                reasons = self.parts[name].explain_many(history, items[chosen])
-                for slot, reason in zip(chosen.tolist(), reasons, strict=True):
-                    out[slot] = reason
+        strongest = contributions.max(axis=0)
+        # Every component contributing at least half as much as the strongest one gives its
+        # reason, strongest first (at most two), so a list says why in more than one way.
+        order = np.argsort(-contributions, axis=0, kind="stable")[:2]
+        collected: dict[int, list[Reason]] = {}
+        for rank in range(order.shape[0]):
+            for position, name in enumerate(names):
+                chosen = np.flatnonzero(
+                    (order[rank] == position)
+                    & (contributions[position] > 0)
+                    & (contributions[position] >= 0.5 * strongest)
+                )
+                if chosen.size:
+                    found = self.parts[name].explain_many(history, items[chosen])
+                    for slot, reason in zip(chosen.tolist(), found, strict=True):
+                        collected.setdefault(slot, []).extend(reason)
+        for slot, gathered in collected.items():
+            out[slot] = list(dict.fromkeys(gathered))
         return out
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

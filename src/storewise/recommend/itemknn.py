@@ -37,7 +37,7 @@ class ItemItemModel(Recommender):
     def score(self, histories: Sequence[History]) -> np.ndarray:
         """``x @ W`` for each history's interaction vector ``x``."""
         self._require_fitted()
-        x = history_matrix(histories, self.n_items, self.config.interactions)
+        x = self._history_vectors(histories)
         scores = x @ self.weights
         return np.asarray(scores.toarray() if sp.issparse(scores) else scores, dtype=np.float32)
 
@@ -50,9 +50,13 @@ class ItemItemModel(Recommender):
         values[values <= 0] = -np.inf
         return top_n(values, n, exclude=np.asarray([item_idx]))
 
+    def _history_vectors(self, histories: Sequence[History]) -> sp.csr_matrix:
+        """The interaction vectors ``x`` the weights multiply."""
+        return history_matrix(histories, self.n_items, self.config.interactions)
+
     def explain_many(self, history: History, items: np.ndarray) -> list[list[Reason]]:
         """For each item, the history item that contributes most to its score."""
-        x = history_matrix([history], self.n_items, self.config.interactions)
+        x = self._history_vectors([history])
         sources = x.indices.astype(np.int64)
         if sources.size == 0:
             return [[Reason("customers_like_you")] for _ in items]

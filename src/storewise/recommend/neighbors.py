@@ -6,21 +6,38 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def bm25_weight(matrix: sp.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sp.csr_matrix:
-    """BM25-weight a customers x items matrix (items are the 'terms', customers 'documents')."""
+def bm25_stats(matrix: sp.csr_matrix) -> tuple[np.ndarray, float]:
+    """Corpus statistics for BM25: per-item idf and the mean row length (from training)."""
+    csr = sp.csr_matrix(matrix)
+    n_rows = max(csr.shape[0], 1)
+    df = np.bincount(csr.indices, minlength=csr.shape[1]).astype(np.float64)
+    idf = np.maximum(np.log(n_rows) - np.log1p(df), 0.0)
+    row_sums = np.asarray(csr.sum(axis=1)).ravel()
+    avg = float(row_sums.mean()) if row_sums.size else 1.0
+    return idf.astype(np.float32), avg
+
+
+def bm25_weight(
+    matrix: sp.csr_matrix,
+    k1: float = 1.2,
+    b: float = 0.75,
+    stats: tuple[np.ndarray, float] | None = None,
+) -> sp.csr_matrix:
+    """BM25-weight a customers x items matrix (items are the 'terms', customers 'documents').
+
+    ``stats`` (idf, mean length) come from the training matrix, so a history is weighted
+    the same whether it is scored alone or in a batch; without them the matrix is its own
+    corpus (training time).
+    """
     csr = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
     n_rows = csr.shape[0]
-    df = np.bincount(csr.indices, minlength=csr.shape[1]).astype(np.float64)
-    idf = np.log(n_rows) - np.log1p(df)
-    idf = np.maximum(idf, 0.0)
+    idf, avg = stats if stats is not None else bm25_stats(csr)
     row_sums = np.asarray(csr.sum(axis=1)).ravel()
-    avg = row_sums.mean() if row_sums.size else 1.0
     length_norm = (1.0 - b) + b * row_sums / max(avg, 1e-9)
     rows = np.repeat(np.arange(n_rows), np.diff(csr.indptr))
     data = csr.data.astype(np.float64)
-    csr.data = (data * (k1 + 1.0) / (k1 * length_norm[rows] + data) * idf[csr.indices]).astype(
-        np.float32
-    )
+    weights = data * (k1 + 1.0) / (k1 * length_norm[rows] + data) * idf[csr.indices]
+    csr.data = weights.astype(np.float32)
     return csr
 
 

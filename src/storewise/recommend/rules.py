@@ -78,13 +78,12 @@ class Catalog:
             if name in frame.columns:
                 fields[name] = frame[name].fill_null("").to_numpy().astype(str)
         if "attributes" in frame.columns:
-            parsed = [json.loads(a) if a else {} for a in frame["attributes"].to_list()]
-            keys = sorted({k for a in parsed for k in a if isinstance(a, dict)})
+            loaded = [json.loads(a) if a else {} for a in frame["attributes"].to_list()]
+            parsed = [a if isinstance(a, dict) else {} for a in loaded]
+            keys = sorted({k for a in parsed for k in a})
             for key in keys:
                 if key not in fields:
-                    fields[key] = np.asarray(
-                        [str(a.get(key, "")) if isinstance(a, dict) else "" for a in parsed]
-                    )
+                    fields[key] = np.asarray([str(a.get(key, "")) for a in parsed])
         in_stock = frame["in_stock"] if "in_stock" in frame.columns else None
         return cls(
             item_ids=item_ids.astype(str),

@@ -25,7 +25,7 @@ from storewise.recommend.base import (
     sparse_from,
     top_n,
 )
-from storewise.recommend.neighbors import bm25_weight, row_normalise
+from storewise.recommend.neighbors import bm25_stats, bm25_weight, row_normalise
 from storewise.recommend.results import Reason
 
 
@@ -50,7 +50,8 @@ class UserKNN(Recommender):
     def fit(self, dataset: Dataset) -> Self:
         """Keep the normalised customer histories to compare new histories against."""
         x = interaction_matrix(dataset, self.config.interactions)
-        self.profiles = row_normalise(bm25_weight(x) if self.config.bm25 else x)
+        self.bm25 = bm25_stats(x)
+        self.profiles = row_normalise(bm25_weight(x, stats=self.bm25) if self.config.bm25 else x)
         self.by_item = sp.csc_matrix(self.profiles)
         self._fit_common(dataset)
         self.fitted = True
@@ -59,7 +60,7 @@ class UserKNN(Recommender):
     def _neighbours(self, histories: Sequence[History]) -> sp.csr_matrix:
         x = history_matrix(histories, self.n_items, self.config.interactions)
         if self.config.bm25 and x.nnz:
-            x = bm25_weight(x)
+            x = bm25_weight(x, stats=self.bm25)
         x = row_normalise(x)
         sims = (x @ self.by_item.T).tocsr()
         if self.config.shrink:
@@ -104,9 +105,13 @@ class UserKNN(Recommender):
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The normalised customer histories."""
-        return {}, sparse_arrays("profiles", self.profiles)
+        return {"bm25_avg": self.bm25[1]}, {
+            **sparse_arrays("profiles", self.profiles),
+            "bm25_idf": self.bm25[0],
+        }
 
     def set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore the customer histories."""
         self.profiles = sparse_from("profiles", arrays)
+        self.bm25 = (arrays["bm25_idf"], float(meta["bm25_avg"]))
         self.by_item = sp.csc_matrix(self.profiles)

@@ -1,0 +1,127 @@
+"""The HTTP API application: ``create_app(settings)`` builds it; each worker process gets its
+own engine in the lifespan, plus a background thread that keeps the model bundle and catalog
+fresh so hot reloads happen off the request path.
+
+>>> from storewise.settings import Settings
+>>> app = create_app(Settings(home="/tmp/sw-doc-api"))
+>>> sorted(r.path for r in app.routes if r.path.startswith("/v1/customers/{customer_id}"))[:2]
+['/v1/customers/{customer_id}', '/v1/customers/{customer_id}']
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from storewise import __version__
+from storewise.api import errors
+from storewise.api.auth import AuthMiddleware, KeyCache
+from storewise.api.limits import BodyLimitMiddleware
+from storewise.api.metrics import Metrics, MetricsMiddleware, Shared, snapshot_loop
+from storewise.api.routes import customers, events, ops, recommendations
+from storewise.engine import Engine, single_threaded_blas
+from storewise.errors import StorewiseError
+from storewise.settings import Settings
+from storewise.store.keys import KeyStore
+
+log = logging.getLogger("storewise.api")
+
+WARM_EVERY_SECONDS = 0.5
+
+DESCRIPTION = (
+    "Events in, personalised answers out. Every /v1 route needs an API key "
+    "(`Authorization: Bearer KEY` or `X-API-Key: KEY`) with the scope shown; create keys "
+    "with `storewise keys create --scope read,ingest`. Errors always look like "
+    '`{"error": {"code", "message", "details"}}`.'
+)
+
+
+def _keep_fresh(engine: Engine, stop: threading.Event) -> None:
+    """Touch the served bundle and catalog often, so checking for a newly published bundle,
+    loading it and refreshing the catalog happen here rather than inside a request."""
+    while not stop.wait(WARM_EVERY_SECONDS):
+        try:
+            engine.served  # noqa: B018 - the property checks for and loads a new bundle
+            engine.catalog  # noqa: B018 - the property refreshes an expired catalog
+        except StorewiseError:
+            continue
+        except Exception:  # a background thread must never die silently
+            log.exception("keeping the model bundle fresh failed")
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """The API over ``settings`` (or over a given engine, e.g. in tests)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        single_threaded_blas()
+        own = engine is None
+        served = engine if engine is not None else Engine(settings)
+        app.state.engine = served
+        app.state.key_cache = KeyCache(KeyStore(served.store), settings.api_key_cache_seconds)
+        try:
+            log.info("serving model bundle %s", served.reload())
+            served.catalog  # noqa: B018 - warm the catalog before the first request
+        except StorewiseError as exc:
+            log.warning("no model bundle served yet: %s", exc.message)
+        stop = threading.Event()
+        threads = [
+            threading.Thread(
+                target=_keep_fresh, args=(served, stop), name="storewise-fresh", daemon=True
+            )
+        ]
+        shared = None
+        if multiprocessing.parent_process() is not None:  # one of several uvicorn workers
+            shared = Shared(settings.home / "run" / "metrics")
+            threads.append(
+                threading.Thread(
+                    target=snapshot_loop,
+                    args=(app.state.metrics, shared, stop),
+                    name="storewise-metrics",
+                    daemon=True,
+                )
+            )
+        app.state.shared_metrics = shared
+        for thread in threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=5)
+            if shared is not None:
+                shared.remove()
+            if own:
+                served.store.close()
+
+    app = FastAPI(
+        title="storewise",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.shared_metrics = None
+    errors.install(app)
+    for module in (events, recommendations, customers, ops):
+        app.include_router(module.router)
+    # Added innermost first: metrics wrap everything, then authentication, then body size.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.api_max_body_bytes)
+    app.add_middleware(AuthMiddleware, insecure_local=settings.api_insecure_local)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def app_from_settings() -> FastAPI:
+    """Factory for ``uvicorn --factory``: settings from the environment and ``storewise.toml``
+    (how ``storewise serve`` starts each worker process)."""
+    return create_app(Settings())

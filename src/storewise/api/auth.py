@@ -1,0 +1,180 @@
+"""API-key authentication (a middleware, so a bad key is 401 before anything else) and scope
+checks (dependencies: ``Ingest``, ``Read``, ``Admin``), with a short-lived key cache.
+
+Keys come as ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``. Every ``/v1`` route needs a
+valid key; the scope each route needs is declared next to it. ``/health``, ``/ready`` and
+``/docs`` are open; ``/metrics`` is open to loopback clients (see settings) and else needs
+``admin``. In insecure-local mode there are no keys and only loopback clients are answered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from storewise.api.errors import ScopeError, error_json
+from storewise.errors import AuthError
+from storewise.store.keys import KeyInfo, KeyStore, check_secret, grants, split_key
+
+PRINCIPAL = "storewise.principal"
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="storewise"'}
+_MISSING_CACHE_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key id (for the audit log) and its scopes."""
+
+    key_id: str
+    scopes: tuple[str, ...]
+
+
+LOCAL = Principal("insecure-local", ("ingest", "read", "admin"))
+
+
+def is_loopback(scope: Scope) -> bool:
+    """Whether the client is on this machine (127.0.0.0/8 or ::1)."""
+    client = scope.get("client")
+    if not client:
+        return False
+    host = client[0]
+    if host in ("testclient", "localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def presented_key(scope: Scope) -> str | None:
+    """The key sent in ``Authorization: Bearer`` or ``X-API-Key``, if any."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+        elif name == b"x-api-key" and value.strip():
+            return value.decode("latin-1").strip()
+    return None
+
+
+class KeyCache:
+    """Verified keys kept for ``ttl`` seconds so most requests never touch the database."""
+
+    def __init__(self, keys: KeyStore, ttl: float) -> None:
+        self.keys = keys
+        self.ttl = ttl
+        self._rows: dict[str, tuple[float, tuple[str, KeyInfo] | None]] = {}
+
+    def verify(self, key: str) -> KeyInfo | None:
+        """The active key matching ``key``, or None; hashes compared in constant time."""
+        parsed = split_key(key)
+        if parsed is None:
+            return None
+        key_id, secret = parsed
+        now = time.monotonic()
+        cached = self._rows.get(key_id)
+        if cached is None or now - cached[0] > self.ttl:
+            if len(self._rows) >= _MISSING_CACHE_LIMIT:
+                self._rows.clear()
+            cached = (now, self.keys.lookup(key_id))
+            self._rows[key_id] = cached
+        return check_secret(secret, cached[1])
+
+
+class AuthMiddleware:
+    """Authenticates every request that carries a key; ``/v1`` requests must carry a valid one."""
+
+    def __init__(self, app: ASGIApp, *, insecure_local: bool) -> None:
+        self.app = app
+        self.insecure_local = insecure_local
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        protected = scope["path"].startswith("/v1")
+        if self.insecure_local:
+            if not is_loopback(scope):
+                response = error_json(
+                    403, "forbidden", "this server answers only on 127.0.0.1 (insecure-local)"
+                )
+                await response(scope, receive, send)
+                return
+            scope[PRINCIPAL] = LOCAL
+            await self.app(scope, receive, send)
+            return
+        key = presented_key(scope)
+        if key is not None:
+            cache: KeyCache | None = getattr(scope["app"].state, "key_cache", None)
+            info = cache.verify(key) if cache is not None else None
+            if info is not None:
+                scope[PRINCIPAL] = Principal(info.key_id, info.scopes)
+            elif protected or scope["path"] == "/metrics":
+                response = error_json(
+                    401, "unauthorized", "invalid or revoked API key", None, _UNAUTHORIZED
+                )
+                await response(scope, receive, send)
+                return
+        elif protected:
+            response = error_json(
+                401,
+                "unauthorized",
+                "an API key is required: send `Authorization: Bearer KEY` or `X-API-Key: KEY`",
+                None,
+                _UNAUTHORIZED,
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+# Declared for the OpenAPI schema (so /docs shows how to authenticate); checking is above.
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer sw_...`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: sw_...`")
+
+
+def require(scope_name: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that lets a request through only with a key holding ``scope_name``."""
+
+    async def dependency(
+        request: Request,
+        _b: Annotated[Any, Depends(_bearer)] = None,
+        _h: Annotated[Any, Depends(_header)] = None,
+    ) -> Principal:
+        principal: Principal | None = request.scope.get(PRINCIPAL)
+        if principal is None:
+            raise AuthError("an API key is required")
+        if not grants(principal.scopes, scope_name):
+            raise ScopeError(
+                f"this API key lacks the {scope_name!r} scope",
+                details={"required_scope": scope_name, "key_scopes": list(principal.scopes)},
+            )
+        return principal
+
+    dependency.__name__ = f"require_{scope_name}"
+    return dependency
+
+
+async def metrics_access(request: Request) -> None:
+    """``/metrics``: loopback clients when allowed by settings, else an admin key."""
+    if request.scope.get(PRINCIPAL) is not None:
+        principal: Principal = request.scope[PRINCIPAL]
+        if not grants(principal.scopes, "admin"):
+            raise ScopeError("metrics need the 'admin' scope", details={"required_scope": "admin"})
+        return
+    if request.app.state.settings.api_metrics_loopback_open and is_loopback(request.scope):
+        return
+    raise AuthError("metrics need an admin API key (or a request from 127.0.0.1)")
+
+
+Ingest = Annotated[Principal, Depends(require("ingest"))]
+Read = Annotated[Principal, Depends(require("read"))]
+Admin = Annotated[Principal, Depends(require("admin"))]

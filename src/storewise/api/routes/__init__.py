@@ -1,0 +1,1 @@
+"""One router per domain: events and catalog in, recommendations out, customers, operations."""

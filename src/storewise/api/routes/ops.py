@@ -1,0 +1,86 @@
+"""Operations: liveness, readiness, Prometheus metrics and the offline docs page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+
+from storewise.api.auth import metrics_access
+from storewise.api.deps import EngineDep, json_answer
+from storewise.api.errors import error_json
+from storewise.api.metrics import merge, render
+from storewise.api.routes.docs import docs_page
+from storewise.errors import StorewiseError
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", summary="Liveness")
+async def health() -> dict[str, str]:
+    """The process answers (no store or model check: see /ready)."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/ready",
+    summary="Readiness",
+    responses={503: {"description": "Store unreachable or no model bundle served."}},
+)
+def ready(engine: EngineDep) -> Response:
+    """Ready when the store answers and a model bundle is served; 503 otherwise."""
+    checks: dict[str, Any] = {"store": "ok", "model_version": None}
+    try:
+        with engine.store.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        checks["store"] = "unreachable"
+    try:
+        checks["model_version"] = engine.model_version
+    except StorewiseError:
+        checks["model_version"] = None
+    if engine.last_reload_error:
+        checks["last_reload_error"] = "the newest model bundle was refused; the old one serves"
+    if checks["store"] != "ok" or checks["model_version"] is None:
+        message = (
+            "the store is unreachable"
+            if checks["store"] != "ok"
+            else "no trained model yet: run `storewise train` first"
+        )
+        return error_json(503, "not_ready", message, checks)
+    return json_answer({"status": "ready", **checks})
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=PlainTextResponse,
+    openapi_extra={"x-scope": "admin (or a client on 127.0.0.1)"},
+)
+def metrics(request: Request, _access: Annotated[None, Depends(metrics_access)]) -> Response:
+    """Request counts and latency histograms per route template, events ingested by outcome,
+    the served model version; summed over all workers of the server."""
+    state = request.app.state
+    snapshots = [state.metrics.snapshot()]
+    if state.shared_metrics is not None:
+        snapshots += state.shared_metrics.others()
+    engine = state.engine
+    try:
+        version = engine.model_version
+    except StorewiseError:
+        version = None
+    text = render(
+        merge(snapshots),
+        model_version=version,
+        reload_error=engine.last_reload_error is not None,
+        workers=len(snapshots),
+    )
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/docs", include_in_schema=False)
+async def docs(request: Request) -> HTMLResponse:
+    """Every operation on one page, from the OpenAPI schema (no scripts, no CDN)."""
+    return HTMLResponse(docs_page(request.app.openapi()))

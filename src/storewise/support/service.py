@@ -1,0 +1,98 @@
+"""The support assistant wired to the engine: the customer's card from the store, relevant
+recommendations, value and risk from marketing, and answers with their facts filled in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from storewise.support.assistant import Assistant, load_kb
+from storewise.support.context import CustomerCard, build_card
+
+if TYPE_CHECKING:
+    from storewise.engine import Engine
+
+MAX_CARD_EVENTS = 2000
+
+
+class SupportService:
+    """Knowledge base + intent model (from the support folder) answering with context."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.folder = engine.settings.home / "support"
+        self._assistant: Assistant | None = None
+        self._loaded_mtime = 0.0
+
+    def _stamp(self) -> float:
+        marker = self.folder / "kb.json"
+        return marker.stat().st_mtime if marker.exists() else 0.0
+
+    @property
+    def assistant(self) -> Assistant:
+        """The loaded assistant (reloaded when ``load-kb`` replaced the knowledge base)."""
+        stamp = self._stamp()
+        if self._assistant is None or stamp != self._loaded_mtime:
+            self._assistant = Assistant.load(self.folder)
+            self._loaded_mtime = stamp
+        return self._assistant
+
+    def load_kb(self, files: list[Path]) -> dict[str, Any]:
+        """Read knowledge-base files, train the intent model and save it for serving."""
+        assistant = load_kb(files, self.folder)
+        self._assistant = assistant
+        self._loaded_mtime = self._stamp()
+        kb = assistant.kb
+        return {
+            "folder": str(self.folder),
+            "entries": len(kb.entries),
+            "intents": len({e.intent for e in kb.entries}),
+        }
+
+    def card(self, customer_id: str | None) -> CustomerCard:
+        """Everything an agent should see about a customer (empty card when unknown)."""
+        if not customer_id:
+            return CustomerCard.unknown(None)
+        engine = self.engine
+        store = engine.store
+        profile = store.customer(customer_id)
+        events = store.customer_history(customer_id, limit=MAX_CARD_EVENTS)
+        if profile is None and events.height == 0:
+            return CustomerCard.unknown(customer_id)
+        items = store.items()
+        catalog = {
+            row["item_id"]: row
+            for row in items.select("item_id", "title", "price", "in_stock", "category").to_dicts()
+        }
+        titled = events.join(items.select("item_id", "title"), on="item_id", how="left")
+        insights = engine.customer_value(customer_id) or {}
+        consents = store.consent_of(customer_id)
+        picks: list[dict[str, Any]] = []
+        try:
+            answer = engine.recommend(customer_id, 5)
+            picks = [
+                {
+                    "item_id": r.item_id,
+                    "title": r.title,
+                    "reason": r.reasons[0] if r.reasons else None,
+                }
+                for r in answer.items
+            ]
+        except Exception:  # no model yet: the card is still useful without picks
+            picks = []
+        return build_card(
+            customer_id,
+            titled,
+            profile=profile,
+            insights=insights,
+            consents=consents,
+            catalog=catalog,
+            recommendations=picks,
+        )
+
+    def suggest(self, customer_id: str | None, message: str) -> dict[str, Any]:
+        """Intent, confidence, filled answers, card, priority and next actions."""
+        assistant = self.assistant
+        card = self.card(customer_id)
+        suggestion = assistant.suggest(message, card)
+        return suggestion.model_dump(mode="json")

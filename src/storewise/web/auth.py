@@ -1,0 +1,247 @@
+"""Dashboard sign-in: admin API keys, a signed session cookie and double-submit CSRF tokens.
+
+- **Sign-in** takes an API key with the ``admin`` scope, checked against the store's
+  ``api_keys`` table (hashed keys, constant-time comparison, revoked keys refused) through
+  :mod:`storewise.store.keys` when it is installed.
+- **Session**: an ``HttpOnly``, ``SameSite=Lax`` cookie (``Secure`` over HTTPS) holding the key
+  id, a CSRF token and an expiry, signed with HMAC-SHA256. The key itself is never stored in
+  the cookie; every request re-checks that the key id still exists, is not revoked and still
+  has the ``admin`` scope, so revoking a key ends its dashboard sessions at once.
+- **Signing key**: the secret given to :func:`storewise.web.create_dashboard`, else a random
+  secret kept in ``<home>/secrets/dashboard-session.key`` (created with mode 0600 on first use,
+  shared by every worker process of one installation), else (read-only home) a random
+  per-process secret. The store URL is mixed in, so a cookie of one store never opens another.
+- **CSRF**: every form carries a token that must equal the ``sw_csrf`` cookie (double submit),
+  carry a valid signature, and, once signed in, equal the token inside the signed session.
+  Cross-origin POSTs (an ``Origin`` header naming another host) are refused as well.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from storewise.engine import Engine
+
+log = logging.getLogger("storewise.web")
+
+SESSION_COOKIE = "sw_session"
+CSRF_COOKIE = "sw_csrf"
+CSRF_FIELD = "csrf_token"
+ADMIN_SCOPE = "admin"
+SECRET_FILE = Path("secrets") / "dashboard-session.key"
+
+
+@dataclass(frozen=True)
+class Admin:
+    """Who is signed in: the API key's id and name (never the key itself)."""
+
+    key_id: str
+    name: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """The audit-log actor for actions taken in the dashboard."""
+        return f"dashboard:{self.key_id}"
+
+
+@dataclass(frozen=True)
+class Session:
+    """A verified session: who, the CSRF token bound to it, and when it expires."""
+
+    admin: Admin
+    csrf: str
+    expires: int
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def load_secret(home: Path) -> bytes:
+    """The installation's dashboard secret, created on first use; per-process if unwritable."""
+    path = home / SECRET_FILE
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    fresh = secrets.token_bytes(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(fresh.hex())
+        return fresh
+    except FileExistsError:  # another worker won the race: use its secret
+        return bytes.fromhex(path.read_text().strip())
+    except OSError:
+        log.warning("cannot keep a dashboard secret in %s; sessions last one process", path)
+        return fresh
+
+
+class Signer:
+    """Signs and verifies session cookies and CSRF tokens with one HMAC key."""
+
+    def __init__(self, secret: bytes, scope: str) -> None:
+        self._key = hmac.new(secret, b"storewise-dashboard|" + scope.encode(), "sha256").digest()
+
+    def _mac(self, purpose: str, data: str) -> str:
+        return _b64(hmac.new(self._key, f"{purpose}|{data}".encode(), "sha256").digest())
+
+    # -- CSRF ------------------------------------------------------------------------------
+    def new_csrf(self) -> str:
+        """A fresh signed CSRF token (random part and its signature)."""
+        nonce = secrets.token_urlsafe(18)
+        return f"{nonce}.{self._mac('csrf', nonce)}"
+
+    def csrf_ok(self, token: str | None) -> bool:
+        """True for a token this signer made."""
+        if not token or token.count(".") != 1:
+            return False
+        nonce, mac = token.split(".")
+        return hmac.compare_digest(mac, self._mac("csrf", nonce))
+
+    # -- sessions ----------------------------------------------------------------------------
+    def make_session(self, admin: Admin, csrf: str, lifetime_s: int) -> str:
+        """The cookie value of a new session."""
+        payload = {
+            "k": admin.key_id,
+            "n": admin.name,
+            "c": csrf,
+            "e": int(time.time()) + lifetime_s,
+        }
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        return f"v1.{body}.{self._mac('session', body)}"
+
+    def read_session(self, cookie: str | None) -> Session | None:
+        """The session in a cookie, or None if absent, tampered with or expired."""
+        if not cookie or cookie.count(".") != 2:
+            return None
+        version, body, mac = cookie.split(".")
+        if version != "v1" or not hmac.compare_digest(mac, self._mac("session", body)):
+            return None
+        try:
+            payload: dict[str, Any] = json.loads(_unb64(body))
+            expires = int(payload["e"])
+            admin = Admin(str(payload["k"]), payload.get("n"))
+            csrf = str(payload["c"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if expires < time.time():
+            return None
+        return Session(admin, csrf, expires)
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """False when an ``Origin`` header names a different host than the request's."""
+    if not origin or origin == "null":
+        return origin is None
+    return bool(host) and urlsplit(origin).netloc.lower() == (host or "").lower()
+
+
+# -- API keys ------------------------------------------------------------------------------------
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _scopes(value: Any) -> set[str]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = value.split(",")
+    return {str(s).strip() for s in (value or [])}
+
+
+def _key_rows(engine: Engine) -> sa.Table:
+    from storewise.store.tables import api_keys
+
+    return api_keys
+
+
+def verify_key(engine: Engine, key: str) -> Admin | None:
+    """The admin behind an API key, or None when it is unknown, revoked or lacks ``admin``."""
+    key = key.strip()
+    if not key:
+        return None
+    checker = _keys_module()
+    if checker is not None:
+        return _verify_with_module(checker, engine, key)
+    table = _key_rows(engine)
+    wanted = _hash_key(key)
+    found: Admin | None = None
+    with engine.store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(table.c.key_id, table.c.name, table.c.key_hash, table.c.scopes).where(
+                table.c.revoked_at.is_(None)
+            )
+        ).all()
+    for key_id, name, key_hash, scopes in rows:
+        # compare against every row so timing does not tell which keys exist
+        if hmac.compare_digest(str(key_hash), wanted) and ADMIN_SCOPE in _scopes(scopes):
+            found = Admin(str(key_id), name)
+    return found
+
+
+def still_valid(engine: Engine, key_id: str) -> bool:
+    """True while a signed-in key exists, is not revoked and keeps the ``admin`` scope."""
+    table = _key_rows(engine)
+    with engine.store.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(table.c.scopes, table.c.revoked_at).where(table.c.key_id == key_id)
+        ).first()
+    return row is not None and row[1] is None and ADMIN_SCOPE in _scopes(row[0])
+
+
+def _keys_module() -> Any:
+    """The key store of the API service, when it is installed."""
+    try:
+        from storewise.store import keys
+    except ImportError:
+        return None
+    return keys
+
+
+def _verify_with_module(keys: Any, engine: Engine, key: str) -> Admin | None:
+    """Verify through :mod:`storewise.store.keys` (the API's own key check)."""
+    verify = getattr(keys, "verify", None) or getattr(keys, "verify_key", None)
+    if verify is None:  # pragma: no cover - depends on the API module's shape
+        return None
+    record = verify(engine.store, key)
+    if record is None:
+        return None
+    scopes = _scopes(getattr(record, "scopes", None) or [])
+    if ADMIN_SCOPE not in scopes:
+        return None
+    return Admin(str(record.key_id), getattr(record, "name", None))
+
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_FIELD",
+    "SESSION_COOKIE",
+    "Admin",
+    "Session",
+    "Signer",
+    "load_secret",
+    "same_origin",
+    "still_valid",
+    "verify_key",
+]

@@ -44,7 +44,8 @@ def test_personal_list_has_reasons_and_excludes_purchases(engine: Engine) -> Non
     assert all(r.reasons and all(isinstance(t, str) and t for t in r.reasons) for r in answer.items)
     bought = set(
         engine.store.customer_history(customer)
-        .filter(pl.col("event_type") == "purchase")["item_id"].to_list()
+        .filter(pl.col("event_type") == "purchase")["item_id"]
+        .to_list()
     )
     assert not bought & set(answer.item_ids)
     mixed = engine.recommend(customer, 8, rules=RuleSet(allow_repurchase=True))
@@ -63,8 +64,15 @@ def test_new_events_count_without_retraining(engine: Engine) -> None:
     target = before.items[0].item_id
     report = engine.ingest(
         "events",
-        [{"customer_id": customer, "item_id": target, "event_type": "purchase",
-          "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "price": 3.0}],
+        [
+            {
+                "customer_id": customer,
+                "item_id": target,
+                "event_type": "purchase",
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "price": 3.0,
+            }
+        ],
     )
     assert report.stored == 1
     after = engine.recommend(customer, 5)
@@ -72,7 +80,10 @@ def test_new_events_count_without_retraining(engine: Engine) -> None:
     assert target not in after.item_ids  # bought now, so excluded from "for you"
     again = engine.buy_again(customer, 5)
     assert again.item_ids == [target]
-    assert "you bought this before" in again.items[0].reasons[0] or "every" in again.items[0].reasons[0]
+    assert (
+        "you bought this before" in again.items[0].reasons[0]
+        or "every" in again.items[0].reasons[0]
+    )
 
 
 def test_withdrawn_consent_gives_non_personalised_answers(engine: Engine) -> None:
@@ -89,8 +100,10 @@ def test_withdrawn_consent_gives_non_personalised_answers(engine: Engine) -> Non
 def test_guest_session_and_login(engine: Engine) -> None:
     item = engine.trending(1).items[0].item_id
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    engine.ingest("events", [{"anonymous_id": "cookie-1", "item_id": item,
-                               "event_type": "view", "timestamp": now}])
+    engine.ingest(
+        "events",
+        [{"anonymous_id": "cookie-1", "item_id": item, "event_type": "view", "timestamp": now}],
+    )
     session = engine.recommend_session("cookie-1", 5)
     assert session.policy == "session: item-based" and len(session.items) == 5
     empty = engine.recommend_session("cookie-unknown", 5)
@@ -134,7 +147,9 @@ def test_business_rules(engine: Engine) -> None:
     assert all(catalog.in_stock[catalog.index(r.item_id)] for r in stock.items)
     diverse = engine.recommend(customer, 10, rules=RuleSet(diversity=0.9))
     assert len({r.category for r in diverse.items}) >= len({r.category for r in stock.items})
-    boosted = engine.recommend(customer, 10, rules=RuleSet(boost={f"category={categories[1]}": 50.0}))
+    boosted = engine.recommend(
+        customer, 10, rules=RuleSet(boost={f"category={categories[1]}": 50.0})
+    )
     assert boosted.items[0].category == categories[1]
     with pytest.raises(InputError, match="unknown item field"):
         engine.recommend(customer, 5, rules=RuleSet(boost={"colour=red": 2.0}))

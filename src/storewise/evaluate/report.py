@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -130,8 +131,9 @@ def _popularity_curve(lists: dict[int, list[int]], train: Dataset) -> dict[str, 
 
 def _svg(figure: Any) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buffer.getvalue()
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     return text[text.find("<svg") :]
 
 

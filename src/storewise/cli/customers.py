@@ -31,15 +31,15 @@ def erase(
     customer_id: CustomerArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete a customer's data everywhere (right to erasure) and print what was removed."""
+    """Delete a customer everywhere (store, served model) and print what was removed."""
+    from storewise.engine import Engine
+
     if not yes:
         typer.confirm(f"Erase every record of customer {customer_id}?", abort=True)
-    store = state(ctx).store()
+    engine = Engine(state(ctx).settings)
     try:
-        erasure = store.erase_customer(customer_id, actor="cli")
+        result = engine.forget(customer_id, actor="cli")
     finally:
-        store.close()
-    console.print(
-        f"erased customer {customer_id}: "
-        + ", ".join(f"{name} {count}" for name, count in erasure.removed.items())
-    )
+        engine.store.close()
+    removed = ", ".join(f"{name} {count}" for name, count in result["removed"].items())
+    console.print(f"erased customer {customer_id}: {removed}")

@@ -60,8 +60,9 @@ class ItemItemModel(Recommender):
         sources = x.indices.astype(np.int64)
         if sources.size == 0:
             return [[Reason("customers_like_you")] for _ in items]
-        block = self.weights[sources][:, items]
-        block = np.asarray(block.toarray() if sp.issparse(block) else block, dtype=np.float64)
+        rows = self.weights[sources]
+        dense = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+        block = dense[:, items].astype(np.float64)
         contribution = block * x.data[:, None]
         best = np.argmax(contribution, axis=0)
         out: list[list[Reason]] = []

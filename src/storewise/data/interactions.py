@@ -51,8 +51,15 @@ class InteractionConfig(BaseModel):
     )
 
 
-def weighted_events(events: pl.DataFrame, config: InteractionConfig, now_ms: int) -> pl.DataFrame:
-    """(customer_idx, item_idx, strength) after weights, unit and decay; strength > 0 only."""
+def weighted_events(
+    events: pl.DataFrame, config: InteractionConfig, now_ms: int, *, relative: bool = False
+) -> pl.DataFrame:
+    """(customer_idx, item_idx, strength) after weights, unit and decay; strength > 0 only.
+
+    With ``relative``, each customer's ages are measured from their own latest event:
+    rankings for one customer are the same (exponential decay is shift-invariant) and a
+    long-inactive customer's history does not decay to nothing.
+    """
     weight = pl.col("event_type").replace_strict(
         config.weights, default=0.0, return_dtype=pl.Float64
     )
@@ -63,7 +70,8 @@ def weighted_events(events: pl.DataFrame, config: InteractionConfig, now_ms: int
             pl.col("_w").first(), pl.col("ts").max()
         )
     if config.half_life_days is not None:
-        age_days = (now_ms - pl.col("ts")).clip(lower_bound=0) / DAY_MS
+        reference = pl.col("ts").max().over("customer_idx") if relative else pl.lit(now_ms)
+        age_days = (reference - pl.col("ts")).clip(lower_bound=0) / DAY_MS
         frame = frame.with_columns(pl.col("_w") * (0.5 ** (age_days / config.half_life_days)))
     summed = frame.group_by("customer_idx", "item_idx").agg(pl.col("_w").sum().alias("strength"))
     summed = summed.filter(pl.col("strength") > 1e-9)

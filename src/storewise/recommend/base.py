@@ -130,7 +130,7 @@ def history_matrix(
             events = pl.concat(frames).with_columns(
                 pl.Series("customer_idx", np.repeat(np.arange(len(todo), dtype=np.int32), heights))
             )
-            fresh = to_csr(weighted_events(events, config, now), len(todo), n_items)
+            fresh = to_csr(weighted_events(events, config, now, relative=True), len(todo), n_items)
         else:
             fresh = sp.csr_matrix((len(todo), n_items), dtype=np.float32)
         for n, r in enumerate(todo):

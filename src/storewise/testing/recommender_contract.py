@@ -155,3 +155,14 @@ class RecommenderContract:
         histories = histories_of(shop, list(range(shop.n_customers)))
         np.testing.assert_array_equal(model.score(histories), restored.score(histories))
         np.testing.assert_array_equal(model.similar_items(1, 5)[0], restored.similar_items(1, 5)[0])
+
+    def test_rankings_do_not_depend_on_the_wall_clock(
+        self, model: Recommender, shop: Dataset
+    ) -> None:
+        history = histories_of(shop, [2])[0]
+        later = History(
+            history.events, history.now_ms + 10 * 365 * DAY, history.customer_idx, history.country
+        )
+        now_items, _ = model.recommend(history, 8)
+        later_items, _ = model.recommend(later, 8)
+        np.testing.assert_array_equal(now_items, later_items)

@@ -762,6 +762,8 @@ class Engine:
         self._consent_cache.pop(customer_id, None)
         removed = dict(erasure.removed)
         removed["model_rows"] = forget_in_bundle(self.models_dir, customer_id)
+        if self._marketing is not None:
+            self._marketing.invalidate()
         self._checked_at = 0.0  # serve the republished bundle from the next request
         return {"customer_id": customer_id, "removed": removed}
 

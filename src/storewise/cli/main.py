@@ -9,7 +9,17 @@ import typer
 from rich.table import Table
 
 from storewise import __version__
-from storewise.cli import customers, datasets, demo, ingest, recommend, support
+from storewise.cli import (
+    customers,
+    datasets,
+    demo,
+    ingest,
+    keys,
+    marketing,
+    recommend,
+    serve,
+    support,
+)
 from storewise.cli.common import State, console, guarded, print_json, state
 
 app = typer.Typer(
@@ -27,6 +37,12 @@ app.command("train")(recommend.train)
 app.command("recommend")(recommend.recommend)
 app.command("similar")(recommend.similar)
 app.command("evaluate")(recommend.evaluate)
+app.command("segments")(marketing.segments)
+app.command("clv")(marketing.clv)
+app.add_typer(marketing.offers_app, name="offers")
+app.add_typer(marketing.campaigns_app, name="campaigns")
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,88 @@
+"""``storewise keys create|list|revoke``: API keys for the HTTP API (shown once, stored hashed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from storewise.cli.common import console, err_console, guarded, print_json, state
+from storewise.store.keys import SCOPES, KeyStore, parse_scopes
+
+app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
+
+
+def _when(ms: int | None) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M") if ms else ""
+
+
+@app.command("create")
+@guarded
+def create(
+    ctx: typer.Context,
+    scope: Annotated[
+        str,
+        typer.Option("--scope", help=f"Comma-separated scopes: {', '.join(SCOPES)}."),
+    ],
+    name: Annotated[str | None, typer.Option("--name", help="What the key is for.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a key and print it once: only its hash is kept, it cannot be shown again."""
+    scopes = parse_scopes(scope)
+    store = state(ctx).store()
+    try:
+        created = KeyStore(store).create(scopes, name=name)
+    finally:
+        store.close()
+    if as_json:
+        print_json({**created.info.to_dict(), "key": created.key})
+        return
+    err_console.print(
+        f"created key [bold]{created.info.key_id}[/] with scopes {', '.join(scopes)}; "
+        "copy it now, it is not shown again:"
+    )
+    typer.echo(created.key)
+
+
+@app.command("list")
+@guarded
+def list_keys(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every key with its scopes and state (never the secret)."""
+    store = state(ctx).store()
+    try:
+        keys = KeyStore(store).list_keys()
+    finally:
+        store.close()
+    if as_json:
+        print_json([k.to_dict() for k in keys])
+        return
+    table = Table("key id", "name", "scopes", "created", "revoked", title="API keys")
+    for key in keys:
+        table.add_row(
+            key.key_id,
+            key.name or "",
+            ",".join(key.scopes),
+            _when(key.created_at),
+            _when(key.revoked_at),
+        )
+    console.print(table)
+
+
+@app.command("revoke")
+@guarded
+def revoke(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="The key id (as in `storewise keys list`).")],
+) -> None:
+    """Revoke a key: running servers refuse it within a few seconds."""
+    store = state(ctx).store()
+    try:
+        info = KeyStore(store).revoke(key_id)
+    finally:
+        store.close()
+    console.print(f"revoked key {info.key_id} ({info.name or 'no name'})")

@@ -1,0 +1,96 @@
+"""``storewise serve``: the HTTP API under uvicorn, one engine per worker process."""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Annotated, Any
+
+import typer
+
+from storewise.cli.common import err_console, guarded, state
+from storewise.errors import ConfigError, InputError
+from storewise.store.keys import KeyStore
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WORKER_START_SECONDS = 60
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus storewise's own messages (model reloads, refused bundles)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["storewise"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+@guarded
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1)] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Worker processes (one engine each).", min=1)
+    ] = 1,
+    insecure_local: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-local",
+            help="No API keys: for trying it out on this machine; binds only to 127.0.0.1.",
+        ),
+    ] = False,
+) -> None:
+    """Serve the HTTP API (docs at /docs); refuses to start without an active API key."""
+    import uvicorn
+
+    from storewise.api.app import create_app
+
+    root = state(ctx)
+    settings = root.settings
+    if insecure_local:
+        if host not in LOOPBACK:
+            raise InputError("--insecure-local serves without keys and binds only to 127.0.0.1")
+        host = "127.0.0.1"
+        settings = settings.model_copy(update={"api_insecure_local": True})
+    else:
+        store = root.store()
+        try:
+            has_key = KeyStore(store).has_active()
+        finally:
+            store.close()
+        if not has_key:
+            raise ConfigError(
+                "no active API key: create one with `storewise keys create --scope read,ingest` "
+                "(or try it on this machine with `storewise serve --insecure-local`)"
+            )
+    err_console.print(
+        f"storewise API on http://{host}:{port} (docs: /docs)"
+        + (" [yellow]without API keys (insecure-local)[/]" if insecure_local else "")
+    )
+    common = {
+        "host": host,
+        "port": port,
+        "access_log": False,  # uvicorn's access log shows raw paths, which hold customer ids
+        "log_config": _log_config(),
+        "log_level": "info",
+        "timeout_graceful_shutdown": 10,
+        "server_header": False,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        return
+    # Each worker process builds its own settings from the environment: pass on the options.
+    os.environ["STOREWISE_HOME"] = str(settings.home)
+    if settings.db_url:
+        os.environ["STOREWISE_DB_URL"] = settings.db_url
+    os.environ["STOREWISE_API_INSECURE_LOCAL"] = "true" if insecure_local else "false"
+    uvicorn.run(
+        "storewise.api.app:app_from_settings",
+        factory=True,
+        workers=workers,
+        # A worker imports numpy, polars and the model bundle before it answers the supervisor's
+        # health check; on a busy machine that takes longer than uvicorn's default 5 s.
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
+        **common,  # type: ignore[arg-type]
+    )

@@ -21,7 +21,7 @@ from storewise.cli.common import console, err_console, guarded, print_json, stat
 from storewise.engine import Engine
 from storewise.errors import InputError
 from storewise.marketing.campaigns import write_audience, write_audience_csv
-from storewise.marketing.service import NO_OFFER_ID
+from storewise.marketing.offer_book import NO_OFFER_ID
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 

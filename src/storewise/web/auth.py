@@ -1,8 +1,8 @@
 """Dashboard sign-in: admin API keys, a signed session cookie and double-submit CSRF tokens.
 
 - **Sign-in** takes an API key with the ``admin`` scope, checked against the store's
-  ``api_keys`` table (hashed keys, constant-time comparison, revoked keys refused) through
-  :mod:`storewise.store.keys` when it is installed.
+  ``api_keys`` table by :mod:`storewise.store.keys`, the API's own check (hashed secrets,
+  constant-time comparison, revoked keys refused).
 - **Session**: an ``HttpOnly``, ``SameSite=Lax`` cookie (``Secure`` over HTTPS) holding the key
   id, a CSRF token and an expiry, signed with HMAC-SHA256. The key itself is never stored in
   the cookie; every request re-checks that the key id still exists, is not revoked and still
@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import logging
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
+from storewise.store import keys
 
 if TYPE_CHECKING:
     from storewise.engine import Engine
@@ -157,80 +156,22 @@ def same_origin(origin: str | None, host: str | None) -> bool:
 
 
 # -- API keys ------------------------------------------------------------------------------------
-def _hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _scopes(value: Any) -> set[str]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            value = value.split(",")
-    return {str(s).strip() for s in (value or [])}
-
-
-def _key_rows(engine: Engine) -> sa.Table:
-    from storewise.store.tables import api_keys
-
-    return api_keys
-
-
 def verify_key(engine: Engine, key: str) -> Admin | None:
-    """The admin behind an API key, or None when it is unknown, revoked or lacks ``admin``."""
-    key = key.strip()
-    if not key:
+    """The admin behind an API key, or None when it is unknown, revoked or lacks ``admin``.
+
+    The check is the API's own (:func:`storewise.store.keys.verify_key`: hashed secrets,
+    constant-time comparison), so a key works the same in the dashboard and the API.
+    """
+    info = keys.verify_key(engine.store, key.strip())
+    if info is None or not keys.grants(info.scopes, ADMIN_SCOPE):
         return None
-    checker = _keys_module()
-    if checker is not None:
-        return _verify_with_module(checker, engine, key)
-    table = _key_rows(engine)
-    wanted = _hash_key(key)
-    found: Admin | None = None
-    with engine.store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(table.c.key_id, table.c.name, table.c.key_hash, table.c.scopes).where(
-                table.c.revoked_at.is_(None)
-            )
-        ).all()
-    for key_id, name, key_hash, scopes in rows:
-        # compare against every row so timing does not tell which keys exist
-        if hmac.compare_digest(str(key_hash), wanted) and ADMIN_SCOPE in _scopes(scopes):
-            found = Admin(str(key_id), name)
-    return found
+    return Admin(info.key_id, info.name)
 
 
 def still_valid(engine: Engine, key_id: str) -> bool:
     """True while a signed-in key exists, is not revoked and keeps the ``admin`` scope."""
-    table = _key_rows(engine)
-    with engine.store.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(table.c.scopes, table.c.revoked_at).where(table.c.key_id == key_id)
-        ).first()
-    return row is not None and row[1] is None and ADMIN_SCOPE in _scopes(row[0])
-
-
-def _keys_module() -> Any:
-    """The key store of the API service, when it is installed."""
-    try:
-        from storewise.store import keys
-    except ImportError:
-        return None
-    return keys
-
-
-def _verify_with_module(keys: Any, engine: Engine, key: str) -> Admin | None:
-    """Verify through :mod:`storewise.store.keys` (the API's own key check)."""
-    verify = getattr(keys, "verify", None) or getattr(keys, "verify_key", None)
-    if verify is None:  # pragma: no cover - depends on the API module's shape
-        return None
-    record = verify(engine.store, key)
-    if record is None:
-        return None
-    scopes = _scopes(getattr(record, "scopes", None) or [])
-    if ADMIN_SCOPE not in scopes:
-        return None
-    return Admin(str(record.key_id), getattr(record, "name", None))
+    found = keys.KeyStore(engine.store).lookup(key_id)
+    return found is not None and found[1].active and keys.grants(found[1].scopes, ADMIN_SCOPE)
 
 
 __all__ = [

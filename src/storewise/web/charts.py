@@ -42,7 +42,7 @@ def _nice_max(value: float) -> float:
     """A round axis maximum at or above ``value`` (1, 2, 2.5 or 5 times a power of ten)."""
     if value <= 0 or not math.isfinite(value):
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power = 10.0 ** math.floor(math.log10(value))
     for step in (1.0, 2.0, 2.5, 5.0, 10.0):
         if value <= step * power:
             return step * power
@@ -53,9 +53,9 @@ def hbar_chart(
     rows: Sequence[tuple[str, float]],
     *,
     title: str,
-    width: int = 560,
-    bar_height: int = 22,
-    label_width: int = 190,
+    width: int = 520,
+    bar_height: int = 20,
+    label_width: int = 170,
     fmt: Formatter = number,
 ) -> Markup:
     """Horizontal bars, one per ``(label, value)`` row, values written at the bar ends."""
@@ -97,13 +97,13 @@ def line_chart(
     series: Mapping[str, Sequence[float]],
     *,
     title: str,
-    width: int = 640,
+    width: int = 540,
     height: int = 240,
     fmt: Formatter = number,
 ) -> Markup:
     """Lines over shared x labels (e.g. months), one polyline per series, with a legend."""
     uid = _uid("chart")
-    left, right, top, bottom = 56, 16, 16, 44
+    left, right, top, bottom = 56, 32, 16, 44
     plot_w = width - left - right
     plot_h = height - top - bottom
     values = [v for vs in series.values() for v in vs if math.isfinite(v)]

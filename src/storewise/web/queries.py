@@ -89,7 +89,9 @@ def item_audience(engine: Engine, item_id: str, *, top_countries: int = 8) -> It
         sa.func.count(sa.case((kind == "return", 1))),
         sa.func.count(
             sa.distinct(
-                sa.case((kind == "view", sa.func.coalesce(events.c.customer_id, events.c.anonymous_id)))
+                sa.case(
+                    (kind == "view", sa.func.coalesce(events.c.customer_id, events.c.anonymous_id))
+                )
             )
         ),
     ).where(events.c.item_id == item_id)

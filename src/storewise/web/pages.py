@@ -1,0 +1,510 @@
+"""What each dashboard page shows, gathered from the engine (and its marketing and support).
+
+Every function here takes the :class:`~storewise.engine.Engine` and the page's inputs and
+returns the template context: engine answers, reshaped for display, plus charts. No figure is
+computed here that the engine (or :mod:`storewise.web.queries`) does not provide.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from storewise.errors import ArtifactError, InputError, NotFitted, NotFound
+from storewise.recommend.rules import RuleSet
+from storewise.web import queries
+from storewise.web.charts import hbar_chart, line_chart
+
+if TYPE_CHECKING:
+    from storewise.engine import Engine
+    from storewise.recommend.results import RankedList
+
+log = logging.getLogger("storewise.web")
+
+#: Keys of ``Engine.profile`` that are not marketing figures.
+PROFILE_KEYS = frozenset(
+    {
+        "customer_id",
+        "country",
+        "events",
+        "orders",
+        "items_bought",
+        "revenue",
+        "returns",
+        "returned_value",
+        "first_seen",
+        "last_seen",
+        "consents",
+        "favourite_items",
+    }
+)
+HISTORY_ROWS = 60
+DIVERSITY_LEVELS = (0.0, 0.3, 0.6)
+SCENARIO_TITLES = {
+    "for-you": "For you",
+    "with-repurchase": "For you, with repurchase",
+    "buy-again": "Buy again",
+}
+OVERVIEW_CACHE_SECONDS = 60.0
+MAX_MESSAGE = 4000
+
+
+def _ticked(value: str) -> bool:
+    """A checkbox's or flag's value as a bool (absent or empty: False)."""
+    return value.strip().lower() in {"1", "on", "true", "yes"}
+
+
+def parse_number(
+    text: str,
+    what: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    integer: bool = False,
+) -> float:
+    """A number typed into a form, or InputError saying what is wrong with it."""
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError as exc:
+        raise InputError(
+            f"{what} must be a {'whole ' if integer else ''}number, not {text!r}"
+        ) from exc
+    if value != value or (low is not None and value < low) or (high is not None and value > high):
+        raise InputError(f"{what} must be between {low} and {high}, not {text!r}")
+    return float(value)
+
+
+# -- overview ------------------------------------------------------------------------------------
+@dataclass
+class _Cached:
+    at: float
+    value: Any
+
+
+class OverviewCache:
+    """Store-wide figures (counts, monthly activity), refreshed off the request path.
+
+    They cost seconds on a large store (full scans) and change only when data comes in, so a
+    page shows the figures last computed while a background thread recomputes those older
+    than ``seconds``. Only a request finding nothing computed yet waits, and :meth:`warm`
+    (started when the sign-in page is shown) usually does that work before anyone asks.
+    """
+
+    def __init__(self, seconds: float = OVERVIEW_CACHE_SECONDS) -> None:
+        self.seconds = seconds
+        self._entries: dict[str, _Cached] = {}
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
+        self._computing: dict[str, threading.Lock] = {}
+
+    def _store(self, key: str, compute: Callable[[], Any], *, since: float | None = None) -> Any:
+        """Compute and keep ``key``, once at a time: a caller arriving while it is computed
+        waits and takes that result (anything stored after ``since`` counts as fresh)."""
+        with self._lock:
+            guard = self._computing.setdefault(key, threading.Lock())
+        with guard:
+            entry = self._entries.get(key)
+            if entry is not None and since is not None and entry.at >= since:
+                return entry.value
+            value = compute()
+            with self._lock:
+                self._entries[key] = _Cached(time.monotonic(), value)
+            return value
+
+    def _refresh(self, key: str, compute: Callable[[], Any]) -> None:
+        try:
+            self._store(key, compute)
+        except Exception:  # a background refresh must never die silently
+            log.exception("refreshing dashboard figures %r failed", key)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+
+    def _start(self, key: str, compute: Callable[[], Any]) -> None:
+        threading.Thread(
+            target=self._refresh, args=(key, compute), name=f"dashboard-{key}", daemon=True
+        ).start()
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        """The figures of ``key``: computed now if never before, else the last ones (a stale
+        entry is recomputed in the background)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            stale = entry is not None and time.monotonic() - entry.at > self.seconds
+            start = stale and key not in self._refreshing
+            if start:
+                self._refreshing.add(key)
+        if entry is None:
+            return self._store(key, compute, since=float("-inf"))
+        if start:
+            self._start(key, compute)
+        return entry.value
+
+    def warm(self, figures: dict[str, Callable[[], Any]]) -> None:
+        """Compute missing figures in the background (e.g. while someone signs in)."""
+        for key, compute in figures.items():
+            with self._lock:
+                start = key not in self._entries and key not in self._refreshing
+                if start:
+                    self._refreshing.add(key)
+            if start:
+                self._start(key, compute)
+
+    def clear(self) -> None:
+        """Forget everything (after an erasure): the next page recomputes."""
+        with self._lock:
+            self._entries.clear()
+
+
+def store_figures(engine: Engine) -> dict[str, Callable[[], Any]]:
+    """The cached store-wide figures of the overview, by cache key."""
+    return {"stats": engine.stats, "activity": lambda: queries.monthly_activity(engine)}
+
+
+def model_summary(engine: Engine) -> tuple[dict[str, Any] | None, str | None]:
+    """The served model's info, or None and a message saying why there is none."""
+    try:
+        return engine.model_info(), None
+    except NotFitted:
+        return None, "No model has been trained yet: run `storewise train`."
+    except ArtifactError as exc:
+        return None, f"The model bundle could not be loaded: {exc.message}"
+
+
+def overview(engine: Engine, cache: OverviewCache) -> dict[str, Any]:
+    """Data health, KPIs, activity over time and the served model."""
+    figures = store_figures(engine)
+    stats = cache.get("stats", figures["stats"])
+    reports = engine.store.reports(limit=10)
+    activity: list[queries.MonthFigures] = cache.get("activity", figures["activity"])
+    rejected: Counter[str] = Counter()
+    for report in reports:
+        rejected.update((report.get("report") or {}).get("rejected") or {})
+    months = [m.month for m in activity]
+    info, model_message = model_summary(engine)
+    return {
+        "stats": stats,
+        "reports": reports,
+        "rejected": rejected.most_common(),
+        "activity": activity,
+        "activity_chart": line_chart(
+            months,
+            {"active customers": [float(m.active_customers) for m in activity]},
+            title="Active customers per month",
+        ),
+        "orders_chart": line_chart(
+            months,
+            {"orders": [float(m.orders) for m in activity]},
+            title="Orders per month",
+        ),
+        "revenue_chart": line_chart(
+            months,
+            {"revenue": [m.revenue for m in activity]},
+            title="Revenue per month",
+        ),
+        "model": info,
+        "model_message": model_message,
+    }
+
+
+# -- customers -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleToggles:
+    """The rules a marketer previews on the Customer 360 page."""
+
+    exclude_purchased: bool = True
+    in_stock_only: bool = True
+    diversity: float = 0.0
+    n: int = 10
+
+    @classmethod
+    def from_query(
+        cls, submitted: str, exclude_purchased: str, in_stock_only: str, diversity: str, n: str
+    ) -> RuleToggles:
+        """Toggles from the form; an unticked box is absent, so defaults apply only unsent."""
+        level = parse_number(diversity or "0", "diversity")
+        if level not in DIVERSITY_LEVELS:
+            raise InputError(f"diversity must be one of {', '.join(map(str, DIVERSITY_LEVELS))}")
+        size = int(parse_number(n or "10", "list length", 1, 50, integer=True))
+        if not _ticked(submitted):
+            return cls(diversity=level, n=size)
+        return cls(_ticked(exclude_purchased), _ticked(in_stock_only), level, size)
+
+    def rules(self, *, allow_repurchase: bool = False) -> RuleSet:
+        """The engine's rule set for these toggles."""
+        return RuleSet(
+            exclude_purchased=self.exclude_purchased,
+            in_stock_only=self.in_stock_only,
+            diversity=self.diversity,
+            allow_repurchase=allow_repurchase,
+        )
+
+
+def _titles(engine: Engine) -> Any:
+    """``item_id -> title`` from the served catalog (ids when no model is served)."""
+    try:
+        catalog = engine.catalog
+    except (NotFitted, ArtifactError):
+        return lambda item_id: item_id
+
+    def title(item_id: str | None) -> str | None:
+        if item_id is None:
+            return None
+        return catalog.title(catalog.index(item_id)) or item_id
+
+    return title
+
+
+def history_timeline(engine: Engine, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's most recent events, newest first, grouped by day for display."""
+    events = engine.store.customer_history(customer_id, limit=HISTORY_ROWS)
+    title = _titles(engine)
+    from storewise.schema import from_ms
+
+    days: list[dict[str, Any]] = []
+    for row in reversed(events.to_dicts()):
+        moment = from_ms(int(row["ts"]))
+        day = moment.date().isoformat()
+        if not days or days[-1]["day"] != day:
+            days.append({"day": day, "events": []})
+        days[-1]["events"].append(
+            {
+                "time": moment.strftime("%H:%M"),
+                "type": row["event_type"],
+                "item_id": row["item_id"],
+                "title": title(row["item_id"]),
+                "quantity": row["quantity"],
+                "value": row["value"],
+                "order_id": row["order_id"],
+                "query": row["query"],
+            }
+        )
+    return days
+
+
+def recommendations(
+    engine: Engine, customer_id: str, toggles: RuleToggles
+) -> tuple[list[tuple[str, str, RankedList]], str | None]:
+    """The three previews (for you, with repurchase, buy again), or why there are none."""
+    try:
+        return (
+            [
+                (
+                    "for-you",
+                    SCENARIO_TITLES["for-you"],
+                    engine.recommend(customer_id, toggles.n, rules=toggles.rules()),
+                ),
+                (
+                    "with-repurchase",
+                    SCENARIO_TITLES["with-repurchase"],
+                    engine.recommend(
+                        customer_id, toggles.n, rules=toggles.rules(allow_repurchase=True)
+                    ),
+                ),
+                (
+                    "buy-again",
+                    SCENARIO_TITLES["buy-again"],
+                    engine.recommend(
+                        customer_id, toggles.n, scenario="buy-again", rules=toggles.rules()
+                    ),
+                ),
+            ],
+            None,
+        )
+    except NotFitted:
+        return [], "No model has been trained yet: run `storewise train`."
+    except ArtifactError as exc:
+        return [], f"The model bundle could not be loaded: {exc.message}"
+
+
+def customer(engine: Engine, customer_id: str, toggles: RuleToggles) -> dict[str, Any]:
+    """Customer 360: profile, marketing figures, consents, timeline and recommendations."""
+    try:
+        profile = engine.profile(customer_id)
+    except NotFound as exc:
+        raise NotFound(f"no customer with id {customer_id!r}") from exc
+    lists, model_message = recommendations(engine, customer_id, toggles)
+    value = {k: v for k, v in profile.items() if k not in PROFILE_KEYS}
+    return {
+        "customer_id": customer_id,
+        "profile": profile,
+        "value": value,
+        "consents": profile.get("consents") or {},
+        "timeline": history_timeline(engine, customer_id),
+        "lists": lists,
+        "model_message": model_message,
+        "toggles": toggles,
+        "diversity_levels": DIVERSITY_LEVELS,
+    }
+
+
+def find_customer(engine: Engine, text: str) -> tuple[str | None, list[str]]:
+    """An exact customer id match, else the ids starting with ``text``."""
+    text = text.strip()
+    if not text:
+        return None, []
+    if engine.store.customer(text) is not None:
+        return text, []
+    if engine.store.customer_history(text, limit=1).height:
+        return text, []
+    return None, queries.search_customers(engine, text)
+
+
+# -- products ------------------------------------------------------------------------------------
+def product(engine: Engine, item_id: str) -> dict[str, Any]:
+    """A product: its facts, similar items, bought together, and who buys it (counts)."""
+    facts = queries.item_facts(engine, item_id)
+    if facts is None:
+        raise NotFound(f"no product with id {item_id!r}")
+    similar: RankedList | None = None
+    together: RankedList | None = None
+    model_message: str | None = None
+    try:
+        similar = engine.similar(item_id, 10)
+        together = engine.basket([item_id], 10)
+    except NotFound:
+        model_message = (
+            "This product is not in the trained model yet; "
+            "it will be after the next `storewise train`."
+        )
+    except NotFitted:
+        model_message = "No model has been trained yet: run `storewise train`."
+    audience = queries.item_audience(engine, item_id)
+    return {
+        "item": facts,
+        "similar": similar,
+        "together": together,
+        "model_message": model_message,
+        "audience": audience,
+        "countries_chart": hbar_chart(
+            [(c, float(n)) for c, n in audience.countries], title="Buyers per country"
+        ),
+    }
+
+
+# -- segments and campaigns ----------------------------------------------------------------------
+def segments(engine: Engine) -> dict[str, Any]:
+    """Segment sizes and value (``MarketingService.segments``), with charts, for the builder."""
+    try:
+        summary: dict[str, Any] = engine.marketing.segments()
+    except InputError as exc:  # no purchases yet: nothing to segment
+        return {"summary": None, "message": exc.message, "segments": []}
+    rows: list[dict[str, Any]] = summary.get("segments") or []
+    return {
+        "summary": summary,
+        "message": None,
+        "segments": rows,
+        "size_chart": hbar_chart(
+            [(r["name"], float(r["customers"])) for r in rows], title="Customers per segment"
+        ),
+        "value_chart": hbar_chart(
+            [(r["name"], float(r["revenue"] or 0.0)) for r in rows], title="Revenue per segment"
+        ),
+        "clv_chart": hbar_chart(
+            [(r["name"], float(r["mean_clv"])) for r in rows if r.get("mean_clv") is not None],
+            title="Mean 12-month lifetime value per segment",
+        ),
+    }
+
+
+def audience_csv(engine: Engine, segment: str, min_clv: float | None, n_items: int) -> str:
+    """A campaign audience as CSV text, built by the marketing service and written by
+    :func:`storewise.marketing.campaigns.write_audience_csv` (the CLI's exact format)."""
+    from storewise.marketing.campaigns import write_audience_csv
+
+    rows = engine.marketing.campaign_audience(
+        segment=segment or None, min_clv=min_clv, n_items=n_items
+    )
+    with tempfile.TemporaryDirectory(prefix="storewise-audience-") as folder:
+        path = Path(folder) / "audience.csv"
+        write_audience_csv(rows, path, n_items=n_items)
+        return path.read_text(encoding="utf-8")
+
+
+# -- models --------------------------------------------------------------------------------------
+def models(engine: Engine) -> dict[str, Any]:
+    """The served model, tuning trials with NDCG per scenario, and the training history."""
+    info, message = model_summary(engine)
+    history = queries.bundle_versions(engine.settings.bundles_dir, engine.model_version)
+    trials: list[dict[str, Any]] = []
+    scenarios: list[str] = []
+    charts = []
+    if info:
+        trials = list((info.get("tuning") or {}).get("trials") or [])
+        scenarios = sorted({k[5:] for t in trials for k in t if k.startswith("ndcg_")})
+        for scenario in scenarios:
+            best: dict[str, float] = {}
+            for trial in trials:
+                value = trial.get(f"ndcg_{scenario}")
+                if isinstance(value, int | float):
+                    best[trial["model"]] = max(best.get(trial["model"], 0.0), float(value))
+            charts.append(
+                (
+                    f"Best NDCG@10 per model, {scenario}",
+                    hbar_chart(
+                        sorted(best.items(), key=lambda kv: -kv[1]),
+                        title=f"Best NDCG@10 per model, {scenario}",
+                    ),
+                )
+            )
+    metric_names = sorted(
+        {m for v in history for metrics in v.validation.values() for m in metrics}
+    )
+    ordered = list(reversed(history))
+    history_chart = (
+        line_chart(
+            [(v.created_at or v.version)[5:16].replace("T", " ") for v in ordered],
+            {
+                f"{scenario} {metric}": [
+                    float(v.validation.get(scenario, {}).get(metric, float("nan"))) for v in ordered
+                ]
+                for scenario in sorted({s for v in history for s in v.validation})
+                for metric in metric_names
+                if metric.lower().startswith("ndcg")
+            },
+            title="Validation NDCG across training runs",
+        )
+        if metric_names
+        else None
+    )
+    return {
+        "model": info,
+        "model_message": message,
+        "trials": trials,
+        "scenarios": scenarios,
+        "trial_charts": charts,
+        "history": history,
+        "history_chart": history_chart,
+    }
+
+
+# -- support -------------------------------------------------------------------------------------
+def support(engine: Engine, customer_id: str | None, message: str) -> dict[str, Any]:
+    """The assistant's suggestion for a message, with the customer's card."""
+    if not message.strip():
+        raise InputError("type the customer's message first")
+    if len(message) > MAX_MESSAGE:
+        raise InputError(f"a message can be at most {MAX_MESSAGE} characters")
+    suggestion = engine.support_suggest(customer_id or None, message)
+    return {"suggestion": suggestion}
+
+
+__all__ = [
+    "OverviewCache",
+    "RuleToggles",
+    "audience_csv",
+    "customer",
+    "find_customer",
+    "models",
+    "overview",
+    "product",
+    "segments",
+    "support",
+]

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from storewise.engine import Engine, single_threaded_blas
 from storewise.errors import ArtifactError, InputError, NotFound
-from storewise.marketing.rfm import SEGMENTS
 from storewise.marketing.offer_book import NO_OFFER_ID
+from storewise.marketing.rfm import SEGMENTS
 from storewise.privacy.crypto import FieldCipher
 from storewise.settings import Settings
 

@@ -234,14 +234,16 @@ class Engine:
         )
 
     def _similarity_fn(self) -> Any:
+        """Pairwise product-feature similarity of candidates (for diversity re-ranking)."""
         model = self.served.slot("similar")
-        content = getattr(model, "parts", {}).get("content") if hasattr(model, "parts") else None
+        content = getattr(model, "parts", {}).get("content")
         features = getattr(content or model, "features", None)
         if features is None:
             return None
 
-        def similarity(item: int, others: list[int]) -> np.ndarray:
-            return np.asarray((features[others] @ features[item].T).toarray()).ravel()
+        def similarity(items: np.ndarray) -> np.ndarray:
+            block = features[items]
+            return np.asarray((block @ block.T).toarray(), dtype=np.float64)
 
         return similarity
 

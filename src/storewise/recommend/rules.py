@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -162,46 +163,44 @@ def rerank(
     n: int,
     rules: RuleSet,
     catalog: Catalog,
-    similarity: Any = None,
+    similarity: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pick ``n`` of the ranked candidates honouring category caps and MMR diversity.
 
-    ``similarity(a, b_list)`` returns similarities of item ``a`` to items ``b_list``.
+    ``similarity(candidates)`` returns the candidates' pairwise similarity matrix; it is
+    computed once, and each pick only updates every candidate's similarity to the list.
     """
     if not rules.max_per_category and (rules.diversity <= 0 or similarity is None):
         return candidates[:n].astype(np.int64), np.asarray(scores[:n], dtype=np.float64)
-    chosen: list[int] = []
-    chosen_scores: list[float] = []
-    per_category: dict[str, int] = {}
-    remaining = list(range(len(candidates)))
-    if len(scores):
-        spread = float(scores.max() - scores.min()) or 1.0
-        relevance = (scores - scores.min()) / spread
-    else:
-        relevance = scores
+    count = len(candidates)
+    if count == 0:
+        return candidates.astype(np.int64), np.asarray(scores, dtype=np.float64)
+    spread = float(scores.max() - scores.min()) or 1.0
+    relevance = (scores - scores.min()) / spread
+    diverse = rules.diversity > 0 and similarity is not None
+    pairwise = similarity(candidates) if diverse and similarity is not None else None
+    closest = np.zeros(count)  # each candidate's highest similarity to the chosen items
     lam = 1.0 - rules.diversity
-    while remaining and len(chosen) < n:
-        best_pos, best_value = -1, -np.inf
-        for pos in remaining:
-            item = int(candidates[pos])
-            category = catalog.categories[item]
-            if (
-                rules.max_per_category
-                and category
-                and per_category.get(category, 0) >= rules.max_per_category
-            ):
-                continue
-            value = relevance[pos]
-            if rules.diversity > 0 and chosen and similarity is not None:
-                value = lam * relevance[pos] - (1 - lam) * float(np.max(similarity(item, chosen)))
-            if value > best_value:
-                best_pos, best_value = pos, value
-        if best_pos < 0:
+    available = np.ones(count, dtype=bool)
+    categories = catalog.categories[candidates]
+    per_category: dict[str, int] = {}
+    chosen: list[int] = []
+    while len(chosen) < n and available.any():
+        value = relevance.astype(np.float64)
+        if pairwise is not None and chosen:
+            value = lam * relevance - (1 - lam) * closest
+        value = np.where(available, value, -np.inf)
+        position = int(np.argmax(value))
+        if not np.isfinite(value[position]):
             break
-        item = int(candidates[best_pos])
-        chosen.append(item)
-        chosen_scores.append(float(scores[best_pos]))
-        category = catalog.categories[item]
-        per_category[category] = per_category.get(category, 0) + 1
-        remaining.remove(best_pos)
-    return np.asarray(chosen, dtype=np.int64), np.asarray(chosen_scores)
+        available[position] = False
+        category = str(categories[position])
+        if rules.max_per_category and category:
+            if per_category.get(category, 0) >= rules.max_per_category:
+                continue
+            per_category[category] = per_category.get(category, 0) + 1
+        chosen.append(position)
+        if pairwise is not None:
+            closest = np.maximum(closest, pairwise[position])
+    picked = np.asarray(chosen, dtype=np.int64)
+    return candidates[picked].astype(np.int64), np.asarray(scores, dtype=np.float64)[picked]

@@ -573,14 +573,21 @@ class SqlStore:
     def stats(self) -> dict[str, Any]:
         """Counts, date range, top items and data-quality figures for ``storewise stats``."""
         one = self._fetch
-        by_type = dict(one("SELECT event_type, COUNT(*) FROM events GROUP BY event_type"))
-        lo, hi = one("SELECT MIN(ts), MAX(ts) FROM events")[0]
-        (orders_n,) = one(
-            "SELECT COUNT(DISTINCT order_id) FROM events WHERE event_type = 'purchase'"
+        per_type = one(
+            "SELECT event_type, COUNT(*), MIN(ts), MAX(ts), SUM(value), "
+            "SUM(CASE WHEN customer_id IS NULL THEN 1 ELSE 0 END) FROM events GROUP BY event_type"
+        )
+        by_type = {t: n for t, n, *_ in per_type}
+        lows = [lo for _, _, lo, _, _, _ in per_type if lo is not None]
+        highs = [hi for _, _, _, hi, _, _ in per_type if hi is not None]
+        lo, hi = (min(lows), max(highs)) if lows else (None, None)
+        revenue = sum(v or 0.0 for t, _, _, _, v, _ in per_type if t == "purchase")
+        returned = sum(v or 0.0 for t, _, _, _, v, _ in per_type if t == "return")
+        anonymous = sum(int(g or 0) for *_, g in per_type)
+        orders_n, buyers = one(
+            "SELECT COUNT(DISTINCT order_id), COUNT(DISTINCT customer_id) FROM events "
+            "WHERE event_type = 'purchase'"
         )[0]
-        (revenue,) = one("SELECT SUM(value) FROM events WHERE event_type = 'purchase'")[0]
-        (returned,) = one("SELECT SUM(value) FROM events WHERE event_type = 'return'")[0]
-        (anonymous,) = one("SELECT COUNT(*) FROM events WHERE customer_id IS NULL")[0]
         (products,) = one("SELECT COUNT(*) FROM items WHERE is_product = ?", (True,))[0]
         (other_codes,) = one("SELECT COUNT(*) FROM items WHERE is_product = ?", (False,))[0]
         (no_title,) = one(
@@ -593,9 +600,6 @@ class SqlStore:
             "SELECT COUNT(*) FROM items WHERE is_product = ? AND price IS NULL", (True,)
         )[0]
         (n_customers,) = one("SELECT COUNT(*) FROM customers")[0]
-        (buyers,) = one(
-            "SELECT COUNT(DISTINCT customer_id) FROM events WHERE event_type = 'purchase'"
-        )[0]
         (links,) = one("SELECT COUNT(*) FROM identities")[0]
         top = one(
             "SELECT e.item_id, i.title, COUNT(*) AS n, COUNT(DISTINCT e.customer_id) AS buyers "

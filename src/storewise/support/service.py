@@ -6,6 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
+
+from storewise.errors import NotFitted, NotFound
 from storewise.support.assistant import Assistant, load_kb
 from storewise.support.context import CustomerCard, build_card
 
@@ -67,19 +70,7 @@ class SupportService:
         titled = events.join(items.select("item_id", "title"), on="item_id", how="left")
         insights = engine.customer_value(customer_id) or {}
         consents = store.consent_of(customer_id)
-        picks: list[dict[str, Any]] = []
-        try:
-            answer = engine.recommend(customer_id, 5)
-            picks = [
-                {
-                    "item_id": r.item_id,
-                    "title": r.title,
-                    "reason": r.reasons[0] if r.reasons else None,
-                }
-                for r in answer.items
-            ]
-        except Exception:  # no model yet: the card is still useful without picks
-            picks = []
+        picks = self._picks(customer_id, events)
         return build_card(
             customer_id,
             titled,
@@ -89,6 +80,26 @@ class SupportService:
             catalog=catalog,
             recommendations=picks,
         )
+
+    def _picks(self, customer_id: str, events: pl.DataFrame) -> list[dict[str, Any]]:
+        """In-stock alternatives to the latest returned item, else the customer's picks."""
+        engine = self.engine
+        try:
+            returns = events.filter(pl.col("event_type") == "return")
+            if returns.height:
+                returned = str(returns.sort("ts")["item_id"][-1])
+                answer = engine.similar(returned, 5)
+                reason = "an in-stock alternative to an item you returned"
+                return [
+                    {"item_id": r.item_id, "title": r.title, "reason": reason} for r in answer.items
+                ]
+            answer = engine.recommend(customer_id, 5)
+        except (NotFitted, NotFound):  # no model yet, or an item the model does not know
+            return []
+        return [
+            {"item_id": r.item_id, "title": r.title, "reason": r.reasons[0] if r.reasons else None}
+            for r in answer.items
+        ]
 
     def suggest(self, customer_id: str | None, message: str) -> dict[str, Any]:
         """Intent, confidence, filled answers, card, priority and next actions."""

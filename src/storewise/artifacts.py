@@ -156,3 +156,43 @@ def load(root: Path, version: str | None = None) -> ModelBundle:
             f"reads format {FORMAT}: run `storewise train` again"
         )
     return ModelBundle(version=version, path=folder, manifest=manifest, arrays=arrays)
+
+
+@dataclass(frozen=True)
+class BundleVersion:
+    """One published model bundle: its manifest summary, for the training history."""
+
+    version: str
+    created_at: str | None
+    current: bool
+    chosen: dict[str, Any]
+    validation: dict[str, dict[str, float]]
+    data: dict[str, Any]
+    train_seconds: float | None
+
+
+def versions(models_dir: Path) -> list[BundleVersion]:
+    """Published bundles, newest first, from each folder's ``manifest.json``."""
+    found: list[BundleVersion] = []
+    current = current_version(models_dir)
+    if not models_dir.is_dir():
+        return found
+    for folder in sorted(models_dir.iterdir(), reverse=True):
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+        except (OSError, ValueError):
+            continue
+        found.append(
+            BundleVersion(
+                version=folder.name,
+                created_at=manifest.get("created_at"),
+                current=folder.name == current,
+                chosen=manifest.get("chosen") or {},
+                validation=manifest.get("validation") or {},
+                data=manifest.get("data") or {},
+                train_seconds=manifest.get("train_seconds"),
+            )
+        )
+    return found

@@ -35,7 +35,7 @@ from storewise.recommend.hybrid import Hybrid
 from storewise.recommend.results import RankedList, Reason, Recommendation, reason_text
 from storewise.recommend.rules import Catalog, RuleSet, allowed_mask, apply_boosts, rerank
 from storewise.settings import Settings
-from storewise.store import SqlStore, open_store
+from storewise.store import SqlStore, aggregates, open_store
 
 if TYPE_CHECKING:
     from storewise.marketing.service import MarketingService
@@ -712,6 +712,27 @@ class Engine:
     def support_suggest(self, customer_id: str | None, message: str) -> dict[str, Any]:
         """Suggested answers for a customer's message, with their facts filled in."""
         return self.support.suggest(customer_id, message)
+
+    # -- figures for dashboards ------------------------------------------------------------------
+    def activity(self) -> list[aggregates.MonthFigures]:
+        """Per month: active customers, orders and revenue."""
+        return aggregates.monthly_activity(self.store)
+
+    def item(self, item_id: str) -> dict[str, Any] | None:
+        """One catalog row, or None when unknown."""
+        return aggregates.item_facts(self.store, item_id)
+
+    def item_audience(self, item_id: str) -> aggregates.ItemAudience:
+        """Who buys an item, as counts only (buyers, units, revenue, returns, countries)."""
+        return aggregates.item_audience(self.store, item_id)
+
+    def search_customers(self, text: str, *, limit: int = 20) -> list[str]:
+        """Customer ids starting with ``text``."""
+        return aggregates.search_customers(self.store, text, limit=limit)
+
+    def bundle_history(self) -> list[artifacts.BundleVersion]:
+        """Published model bundles, newest first (training history)."""
+        return artifacts.versions(self.models_dir)
 
     # -- customers -----------------------------------------------------------------------------
     def profile(self, customer_id: str) -> dict[str, Any]:

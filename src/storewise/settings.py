@@ -72,6 +72,19 @@ class Settings(BaseSettings):
         description="How long a verified API key is trusted before it is checked again "
         "(a revoked key stops working within this time).",
     )
+    api_threads: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Threads per API worker process running engine calls (each may hold a "
+        "database connection); parallelism comes from worker processes.",
+    )
+    api_sqlite_cache_mib: int = Field(
+        default=8,
+        ge=1,
+        description="SQLite page cache per API database connection, in MiB (imports use a "
+        "large one; serving reads small slices, and a large cache only grows worker memory).",
+    )
     api_metrics_loopback_open: bool = Field(
         default=True,
         description="Answer GET /metrics without a key to clients on 127.0.0.1/::1; "

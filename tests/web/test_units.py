@@ -1,4 +1,4 @@
-"""Small parts of the dashboard: charts, the figures cache, form parsing, queries."""
+"""Small parts of the dashboard: charts, the figures cache, form parsing, engine figures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import time
 import pytest
 
 from storewise.errors import InputError
-from storewise.web import queries
 from storewise.web.charts import hbar_chart, line_chart, number
 from storewise.web.pages import OverviewCache, RuleToggles, parse_number
 from tests.web.shop import Shop
@@ -91,7 +90,7 @@ def test_rule_toggles_from_the_form() -> None:
 
 
 def test_monthly_activity_adds_up_to_the_store_figures(shop: Shop) -> None:
-    months = queries.monthly_activity(shop.engine)
+    months = shop.engine.activity()
     stats = shop.engine.stats()
     assert [m.month for m in months] == sorted(m.month for m in months)
     assert months[0].month == stats["date_range"]["first"][:7]
@@ -101,6 +100,6 @@ def test_monthly_activity_adds_up_to_the_store_figures(shop: Shop) -> None:
 
 
 def test_customer_search_escapes_wildcards(shop: Shop) -> None:
-    assert queries.search_customers(shop.engine, "C00000") == [f"C00000{i}" for i in range(1, 10)]
-    assert queries.search_customers(shop.engine, "%") == []
-    assert queries.search_customers(shop.engine, "C_0") == []
+    assert shop.engine.search_customers("C00000") == [f"C00000{i}" for i in range(1, 10)]
+    assert shop.engine.search_customers("%") == []
+    assert shop.engine.search_customers("C_0") == []

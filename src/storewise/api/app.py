@@ -4,8 +4,8 @@ fresh so hot reloads happen off the request path.
 
 >>> from storewise.settings import Settings
 >>> app = create_app(Settings(home="/tmp/sw-doc-api"))
->>> sorted(r.path for r in app.routes if r.path.startswith("/v1/customers/{customer_id}"))[:2]
-['/v1/customers/{customer_id}', '/v1/customers/{customer_id}']
+>>> "/v1/customers/{customer_id}/recommendations" in app.openapi()["paths"]
+True
 """
 
 from __future__ import annotations
@@ -15,18 +15,23 @@ import multiprocessing
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import anyio.to_thread
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from storewise import __version__
 from storewise.api import errors
 from storewise.api.auth import AuthMiddleware, KeyCache
+from storewise.api.deps import ModelGuard
 from storewise.api.limits import BodyLimitMiddleware
 from storewise.api.metrics import Metrics, MetricsMiddleware, Shared, snapshot_loop
 from storewise.api.routes import customers, events, ops, recommendations
 from storewise.engine import Engine, single_threaded_blas
-from storewise.errors import StorewiseError
+from storewise.errors import ArtifactError, NotFitted
 from storewise.settings import Settings
+from storewise.store import SqlStore
 from storewise.store.keys import KeyStore
 
 log = logging.getLogger("storewise.api")
@@ -41,17 +46,41 @@ DESCRIPTION = (
 )
 
 
-def _keep_fresh(engine: Engine, stop: threading.Event) -> None:
+def _warm(engine: Engine, guard: ModelGuard) -> None:
+    """Load the current bundle and catalog if needed (noting a refused bundle)."""
+    if guard.blocked():
+        return
+    try:
+        engine.served  # noqa: B018 - the property checks for and loads a new bundle
+        engine.catalog  # noqa: B018 - the property refreshes an expired catalog
+    except (ArtifactError, NotFitted) as exc:
+        if isinstance(exc, ArtifactError):
+            guard.failed()
+
+
+def _keep_fresh(engine: Engine, guard: ModelGuard, stop: threading.Event) -> None:
     """Touch the served bundle and catalog often, so checking for a newly published bundle,
     loading it and refreshing the catalog happen here rather than inside a request."""
     while not stop.wait(WARM_EVERY_SECONDS):
         try:
-            engine.served  # noqa: B018 - the property checks for and loads a new bundle
-            engine.catalog  # noqa: B018 - the property refreshes an expired catalog
-        except StorewiseError:
-            continue
+            _warm(engine, guard)
         except Exception:  # a background thread must never die silently
             log.exception("keeping the model bundle fresh failed")
+
+
+def limit_sqlite_cache(store: SqlStore, mib: int) -> None:
+    """Give every new SQLite connection of the store a page cache of ``mib`` MiB, and drop the
+    pooled ones so none keeps the import-sized cache (memory stays flat under load)."""
+    if store.dialect != "sqlite":
+        return
+
+    def small_cache(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA cache_size=-{int(mib) * 1024}")
+        cursor.close()
+
+    sa.event.listen(store.engine, "connect", small_cache)
+    store.engine.dispose()
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -60,19 +89,20 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         single_threaded_blas()
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         own = engine is None
         served = engine if engine is not None else Engine(settings)
+        if own:
+            limit_sqlite_cache(served.store, settings.api_sqlite_cache_mib)
         app.state.engine = served
         app.state.key_cache = KeyCache(KeyStore(served.store), settings.api_key_cache_seconds)
-        try:
-            log.info("serving model bundle %s", served.reload())
-            served.catalog  # noqa: B018 - warm the catalog before the first request
-        except StorewiseError as exc:
-            log.warning("no model bundle served yet: %s", exc.message)
+        guard = app.state.model_guard = ModelGuard(served)
+        _warm(served, guard)
+        log.info("serving model bundle %s", guard.version() or "(none yet)")
         stop = threading.Event()
         threads = [
             threading.Thread(
-                target=_keep_fresh, args=(served, stop), name="storewise-fresh", daemon=True
+                target=_keep_fresh, args=(served, guard, stop), name="storewise-fresh", daemon=True
             )
         ]
         shared = None

@@ -54,15 +54,17 @@ def is_loopback(scope: Scope) -> bool:
 
 
 def presented_key(scope: Scope) -> str | None:
-    """The key sent in ``Authorization: Bearer`` or ``X-API-Key``, if any."""
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
+    """The key sent as ``Authorization: Bearer KEY``, else as ``X-API-Key: KEY``, if any."""
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    bearer = api_key = None
+    for name, value in headers:
+        if name == b"authorization" and bearer is None:
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-        elif name == b"x-api-key" and value.strip():
-            return value.decode("latin-1").strip()
-    return None
+                bearer = token.strip()
+        elif name == b"x-api-key" and api_key is None and value.strip():
+            api_key = value.decode("latin-1").strip()
+    return bearer or api_key
 
 
 class KeyCache:

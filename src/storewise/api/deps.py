@@ -9,12 +9,55 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.responses import Response
 
+from storewise import artifacts
 from storewise.api.metrics import Metrics
 from storewise.engine import Engine
+from storewise.errors import ArtifactError
+
+
+class ModelGuard:
+    """Remembers a bundle that failed to load while none is served, so requests answer 503 at
+    once instead of each trying to load it again (the engine retries on every call then)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.refused: str | None = None
+
+    def failed(self) -> None:
+        """Note that the current bundle could not be loaded and nothing is served."""
+        self.refused = artifacts.current_version(self.engine.models_dir)
+
+    def blocked(self) -> bool:
+        """Whether the current bundle is the one already refused (a new one is worth a try)."""
+        if self.refused is None:
+            return False
+        if artifacts.current_version(self.engine.models_dir) == self.refused:
+            return True
+        self.refused = None
+        return False
+
+    def version(self) -> str | None:
+        """The served bundle's version; None when there is none (or only a refused one)."""
+        if self.blocked():
+            return None
+        try:
+            return self.engine.model_version
+        except ArtifactError:
+            self.failed()
+            return None
 
 
 async def _engine(request: Request) -> Engine:
     """The engine of this worker process (created in the app's lifespan)."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+async def _serving(request: Request) -> Engine:
+    """The engine, for routes that need a model: 503 at once while only a refused bundle exists."""
+    guard: ModelGuard = request.app.state.model_guard
+    if guard.blocked():
+        raise ArtifactError("the current model bundle was refused")
     engine: Engine = request.app.state.engine
     return engine
 
@@ -26,6 +69,7 @@ async def _metrics(request: Request) -> Metrics:
 
 
 EngineDep = Annotated[Engine, Depends(_engine)]
+ServingDep = Annotated[Engine, Depends(_serving)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 
 

@@ -85,7 +85,7 @@ def storewise_error(exc: StorewiseError) -> Response:
     if isinstance(exc, NotFitted):
         return error_json(503, exc.code, NOT_TRAINED)
     if isinstance(exc, ArtifactError):
-        log.error("model bundle problem: %s", exc.message)
+        log.debug("model bundle problem: %s", exc.message)
         return error_json(
             503, exc.code, "the model bundle could not be loaded: run `storewise train`"
         )

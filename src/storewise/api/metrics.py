@@ -72,8 +72,7 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> dict[str, Any]:
             key = (method, route, status)
             requests[key] = requests.get(key, 0) + int(count)
         for method, route, row in snap.get("latency", []):
-            key = (method, route)
-            mine = latency.setdefault(key, [0.0] * len(row))
+            mine = latency.setdefault((method, route), [0.0] * len(row))
             for i, value in enumerate(row):
                 mine[i] += value
         for name, count in snap.get("events", {}).items():
@@ -152,7 +151,7 @@ class Shared:
 
     def others(self) -> list[dict[str, Any]]:
         """Snapshots of the other live workers (files of dead ones are removed)."""
-        found = []
+        found: list[dict[str, Any]] = []
         if not self.folder.exists():
             return found
         for path in self.folder.glob("*.json"):
@@ -201,9 +200,7 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.observe(
-                scope["method"], template, status, time.perf_counter() - started
-            )
+            self.metrics.observe(scope["method"], template, status, time.perf_counter() - started)
 
 
 def snapshot_loop(metrics: Metrics, shared: Shared, stop: threading.Event) -> None:

@@ -7,9 +7,8 @@ Rules never see customers' data beyond the candidate scores; they work on a smal
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl

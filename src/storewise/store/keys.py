@@ -186,6 +186,12 @@ class KeyStore:
         return check_secret(secret, found)
 
 
+def verify_key(store: SqlStore, key: str) -> KeyInfo | None:
+    """The active key matching ``key`` in ``store``, or None (for other front-ends, e.g. the
+    dashboard's sign-in)."""
+    return KeyStore(store).verify(key)
+
+
 def split_key(key: str) -> tuple[str, str] | None:
     """(key id, secret) of a well-formed key, else None."""
     match = _KEY.match(key.strip())
@@ -212,4 +218,5 @@ __all__ = [
     "hash_secret",
     "parse_scopes",
     "split_key",
+    "verify_key",
 ]

@@ -2,7 +2,7 @@
 
 Every function here takes the :class:`~storewise.engine.Engine` and the page's inputs and
 returns the template context: engine answers, reshaped for display, plus charts. No figure is
-computed here that the engine (or :mod:`storewise.web.queries`) does not provide.
+computed here that the engine does not provide.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from storewise.errors import ArtifactError, InputError, NotFitted, NotFound
 from storewise.recommend.rules import RuleSet
-from storewise.web import queries
+from storewise.store.aggregates import MonthFigures
 from storewise.web.charts import hbar_chart, line_chart
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ class OverviewCache:
 
 def store_figures(engine: Engine) -> dict[str, Callable[[], Any]]:
     """The cached store-wide figures of the overview, by cache key."""
-    return {"stats": engine.stats, "activity": lambda: queries.monthly_activity(engine)}
+    return {"stats": engine.stats, "activity": engine.activity}
 
 
 def model_summary(engine: Engine) -> tuple[dict[str, Any] | None, str | None]:
@@ -183,7 +183,7 @@ def overview(engine: Engine, cache: OverviewCache) -> dict[str, Any]:
     figures = store_figures(engine)
     stats = cache.get("stats", figures["stats"])
     reports = engine.store.reports(limit=10)
-    activity: list[queries.MonthFigures] = cache.get("activity", figures["activity"])
+    activity: list[MonthFigures] = cache.get("activity", figures["activity"])
     rejected: Counter[str] = Counter()
     for report in reports:
         rejected.update((report.get("report") or {}).get("rejected") or {})
@@ -354,13 +354,13 @@ def find_customer(engine: Engine, text: str) -> tuple[str | None, list[str]]:
         return text, []
     if engine.store.customer_history(text, limit=1).height:
         return text, []
-    return None, queries.search_customers(engine, text)
+    return None, engine.search_customers(text)
 
 
 # -- products ------------------------------------------------------------------------------------
 def product(engine: Engine, item_id: str) -> dict[str, Any]:
     """A product: its facts, similar items, bought together, and who buys it (counts)."""
-    facts = queries.item_facts(engine, item_id)
+    facts = engine.item(item_id)
     if facts is None:
         raise NotFound(f"no product with id {item_id!r}")
     similar: RankedList | None = None
@@ -376,7 +376,7 @@ def product(engine: Engine, item_id: str) -> dict[str, Any]:
         )
     except NotFitted:
         model_message = "No model has been trained yet: run `storewise train`."
-    audience = queries.item_audience(engine, item_id)
+    audience = engine.item_audience(item_id)
     return {
         "item": facts,
         "similar": similar,
@@ -432,7 +432,7 @@ def audience_csv(engine: Engine, segment: str, min_clv: float | None, n_items: i
 def models(engine: Engine) -> dict[str, Any]:
     """The served model, tuning trials with NDCG per scenario, and the training history."""
     info, message = model_summary(engine)
-    history = queries.bundle_versions(engine.settings.bundles_dir, engine.model_version)
+    history = engine.bundle_history()
     trials: list[dict[str, Any]] = []
     scenarios: list[str] = []
     charts = []

@@ -30,9 +30,7 @@ def docs_page(schema: dict[str, Any]) -> str:
             operation = operations.get(method)
             if operation is None:
                 continue
-            params = ", ".join(
-                f"{p['name']} ({p['in']})" for p in operation.get("parameters", [])
-            )
+            params = ", ".join(f"{p['name']} ({p['in']})" for p in operation.get("parameters", []))
             scope = operation.get("x-scope", "")
             rows.append(
                 "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td>"

@@ -40,7 +40,8 @@ def _records(rows: list[Any], **extra: Any) -> list[dict[str, Any]]:
     return [{**row.model_dump(exclude_none=True), **extra} for row in rows]
 
 
-@router.post("/events", response_model=IngestOut, summary="Send one event or a batch", openapi_extra=INGEST
+@router.post(
+    "/events", response_model=IngestOut, summary="Send one event or a batch", openapi_extra=INGEST
 )
 def post_events(
     body: Annotated[OneOrMany, Body(description=f"One event, or a list of up to {MAX_BATCH}.")],
@@ -60,7 +61,11 @@ def post_events(
     return json_answer(report.to_dict())
 
 
-@router.put("/items", response_model=IngestOut, summary="Insert or update catalog items", openapi_extra=INGEST
+@router.put(
+    "/items",
+    response_model=IngestOut,
+    summary="Insert or update catalog items",
+    openapi_extra=INGEST,
 )
 def put_items(
     body: Annotated[list[ItemIn], Body(max_length=MAX_BATCH)],
@@ -72,7 +77,11 @@ def put_items(
     return json_answer(report.to_dict())
 
 
-@router.put("/customers/{customer_id}", response_model=IngestOut, summary="Customer profile", openapi_extra=INGEST
+@router.put(
+    "/customers/{customer_id}",
+    response_model=IngestOut,
+    summary="Customer profile",
+    openapi_extra=INGEST,
 )
 def put_customer(
     customer_id: CustomerPath,
@@ -89,7 +98,10 @@ def put_customer(
 
 
 @router.put(
-    "/customers/{customer_id}/consents", response_model=ConsentsOut, summary="Consent decisions", openapi_extra=INGEST
+    "/customers/{customer_id}/consents",
+    response_model=ConsentsOut,
+    summary="Consent decisions",
+    openapi_extra=INGEST,
 )
 def put_consents(
     customer_id: CustomerPath,

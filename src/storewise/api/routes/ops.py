@@ -13,7 +13,6 @@ from storewise.api.deps import EngineDep, json_answer
 from storewise.api.errors import error_json
 from storewise.api.metrics import merge, render
 from storewise.api.routes.docs import docs_page
-from storewise.errors import StorewiseError
 
 router = APIRouter(tags=["operations"])
 
@@ -29,7 +28,7 @@ async def health() -> dict[str, str]:
     summary="Readiness",
     responses={503: {"description": "Store unreachable or no model bundle served."}},
 )
-def ready(engine: EngineDep) -> Response:
+def ready(request: Request, engine: EngineDep) -> Response:
     """Ready when the store answers and a model bundle is served; 503 otherwise."""
     checks: dict[str, Any] = {"store": "ok", "model_version": None}
     try:
@@ -37,18 +36,17 @@ def ready(engine: EngineDep) -> Response:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
         checks["store"] = "unreachable"
-    try:
-        checks["model_version"] = engine.model_version
-    except StorewiseError:
-        checks["model_version"] = None
-    if engine.last_reload_error:
-        checks["last_reload_error"] = "the newest model bundle was refused; the old one serves"
+    checks["model_version"] = request.app.state.model_guard.version()
+    refused = engine.last_reload_error is not None
+    if refused and checks["model_version"] is not None:
+        checks["warning"] = "the newest model bundle was refused; the previous one serves"
     if checks["store"] != "ok" or checks["model_version"] is None:
-        message = (
-            "the store is unreachable"
-            if checks["store"] != "ok"
-            else "no trained model yet: run `storewise train` first"
-        )
+        if checks["store"] != "ok":
+            message = "the store is unreachable"
+        elif refused:
+            message = "the model bundle was refused and none is served: run `storewise train`"
+        else:
+            message = "no trained model yet: run `storewise train` first"
         return error_json(503, "not_ready", message, checks)
     return json_answer({"status": "ready", **checks})
 
@@ -66,15 +64,10 @@ def metrics(request: Request, _access: Annotated[None, Depends(metrics_access)])
     snapshots = [state.metrics.snapshot()]
     if state.shared_metrics is not None:
         snapshots += state.shared_metrics.others()
-    engine = state.engine
-    try:
-        version = engine.model_version
-    except StorewiseError:
-        version = None
     text = render(
         merge(snapshots),
-        model_version=version,
-        reload_error=engine.last_reload_error is not None,
+        model_version=state.model_guard.version(),
+        reload_error=state.engine.last_reload_error is not None,
         workers=len(snapshots),
     )
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")

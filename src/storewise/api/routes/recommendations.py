@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from storewise.api.auth import Read
-from storewise.api.deps import EngineDep, json_answer
+from storewise.api.deps import ServingDep, json_answer
 from storewise.api.routes.docs import ERRORS, NOT_FOUND
 from storewise.api.schemas import MAX_N, BasketIn, Id, RankedListOut, Scenario
 from storewise.recommend.rules import RuleSet
@@ -39,7 +39,7 @@ def _split(values: list[str] | None) -> tuple[str, ...]:
 )
 def customer_recommendations(
     customer_id: Annotated[Id, Path(description="The customer's id (unknown: cold start).")],
-    engine: EngineDep,
+    engine: ServingDep,
     _key: Read,
     n: NQuery = 10,
     scenario: Annotated[Scenario, Query(description="for-you or buy-again.")] = "for-you",
@@ -69,7 +69,7 @@ def customer_recommendations(
 )
 def similar_items(
     item_id: Annotated[Id, Path(description="The item's id.")],
-    engine: EngineDep,
+    engine: ServingDep,
     _key: Read,
     n: NQuery = 10,
 ) -> Response:
@@ -84,16 +84,14 @@ def similar_items(
     summary="Frequently bought together",
     openapi_extra=READ,
 )
-def basket(body: BasketIn, engine: EngineDep, _key: Read) -> Response:
+def basket(body: BasketIn, engine: ServingDep, _key: Read) -> Response:
     """Items often bought with the basket's items (pairs seen with several customers)."""
     return json_answer(engine.basket(body.items, body.n).to_dict())
 
 
-@router.get(
-    "/trending", response_model=RankedListOut, summary="Trending items", openapi_extra=READ
-)
+@router.get("/trending", response_model=RankedListOut, summary="Trending items", openapi_extra=READ)
 def trending(
-    engine: EngineDep,
+    engine: ServingDep,
     _key: Read,
     n: NQuery = 10,
     country: Annotated[Id | None, Query(description="Popular in this country.")] = None,
@@ -111,7 +109,7 @@ def trending(
 )
 def session_recommendations(
     anonymous_id: Annotated[Id, Path(description="The guest's anonymous id.")],
-    engine: EngineDep,
+    engine: ServingDep,
     _key: Read,
     n: NQuery = 10,
 ) -> Response:

@@ -1,16 +1,9 @@
-"""Read-only figures the dashboard shows that the engine does not offer (yet).
-
-These are plain aggregate reads (counts and sums, never personal data) over the store's
-tables and the model folder; they hold no business rule. Each one is a candidate to move
-behind the engine (``Engine.activity()``, ``Engine.item_audience()``, ``artifacts.versions()``)
-and the dashboard would then call that instead.
-"""
+"""Aggregate reads of the store for dashboards: monthly activity, who buys an item (counts,
+never personal data), one catalog row, and customer-id search."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -18,7 +11,7 @@ import sqlalchemy as sa
 from storewise.store.tables import customers, events
 
 if TYPE_CHECKING:
-    from storewise.engine import Engine
+    from storewise.store.sql import SqlStore
 
 
 @dataclass(frozen=True)
@@ -40,9 +33,8 @@ def _month_expr(dialect: str) -> sa.ColumnElement[Any]:
     return sa.func.strftime("%Y-%m", events.c.ts / 1000, "unixepoch")
 
 
-def monthly_activity(engine: Engine) -> list[MonthFigures]:
+def monthly_activity(store: SqlStore) -> list[MonthFigures]:
     """Per month: customers with any event, distinct orders and purchase revenue."""
-    store = engine.store
     month = _month_expr(store.dialect).label("month")
     purchase = events.c.event_type == "purchase"
     query = (
@@ -77,9 +69,8 @@ class ItemAudience:
     countries: list[tuple[str, int]]
 
 
-def item_audience(engine: Engine, item_id: str, *, top_countries: int = 8) -> ItemAudience:
+def item_audience(store: SqlStore, item_id: str, *, top_countries: int = 8) -> ItemAudience:
     """Counts of the customers who bought (and viewed, returned) one item."""
-    store = engine.store
     kind = events.c.event_type
     query = sa.select(
         sa.func.count(sa.distinct(sa.case((kind == "purchase", events.c.customer_id)))),
@@ -120,11 +111,11 @@ def item_audience(engine: Engine, item_id: str, *, top_countries: int = 8) -> It
     )
 
 
-def item_facts(engine: Engine, item_id: str) -> dict[str, Any] | None:
+def item_facts(store: SqlStore, item_id: str) -> dict[str, Any] | None:
     """One catalog row (title, category, brand, price, stock), or None when unknown."""
     from storewise.store.tables import items
 
-    with engine.store.engine.connect() as conn:
+    with store.engine.connect() as conn:
         row = (
             conn.execute(
                 sa.select(
@@ -145,10 +136,10 @@ def item_facts(engine: Engine, item_id: str) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
-def search_customers(engine: Engine, text: str, *, limit: int = 20) -> list[str]:
+def search_customers(store: SqlStore, text: str, *, limit: int = 20) -> list[str]:
     """Customer ids starting with ``text`` (an id search, never by personal fields)."""
     pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    with engine.store.engine.connect() as conn:
+    with store.engine.connect() as conn:
         rows = conn.execute(
             sa.select(customers.c.customer_id)
             .where(customers.c.customer_id.like(pattern, escape="\\"))
@@ -156,56 +147,3 @@ def search_customers(engine: Engine, text: str, *, limit: int = 20) -> list[str]
             .limit(limit)
         ).all()
     return [str(r[0]) for r in rows]
-
-
-@dataclass(frozen=True)
-class BundleVersion:
-    """One published model bundle: its manifest summary, for the training history."""
-
-    version: str
-    created_at: str | None
-    current: bool
-    chosen: dict[str, Any]
-    validation: dict[str, dict[str, float]]
-    data: dict[str, Any]
-    train_seconds: float | None
-
-
-def bundle_versions(models_dir: Path, current: str | None) -> list[BundleVersion]:
-    """Published bundles, newest first, from each folder's ``manifest.json``."""
-    from storewise.artifacts import MANIFEST
-
-    found: list[BundleVersion] = []
-    if not models_dir.is_dir():
-        return found
-    for folder in sorted(models_dir.iterdir(), reverse=True):
-        if not folder.is_dir() or folder.name.startswith("."):
-            continue
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text())
-        except (OSError, ValueError):
-            continue
-        found.append(
-            BundleVersion(
-                version=folder.name,
-                created_at=manifest.get("created_at"),
-                current=folder.name == current,
-                chosen=manifest.get("chosen") or {},
-                validation=manifest.get("validation") or {},
-                data=manifest.get("data") or {},
-                train_seconds=manifest.get("train_seconds"),
-            )
-        )
-    return found
-
-
-__all__ = [
-    "BundleVersion",
-    "ItemAudience",
-    "MonthFigures",
-    "bundle_versions",
-    "item_audience",
-    "item_facts",
-    "monthly_activity",
-    "search_customers",
-]

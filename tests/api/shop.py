@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storewise.datasets.synth import SynthConfig, write_csv
-from storewise.engine import single_threaded_blas
+from storewise.engine import Engine, single_threaded_blas
 from storewise.ingest.pipeline import ingest
 from storewise.privacy.crypto import FieldCipher
 from storewise.recommend.training import train
 from storewise.settings import Settings
 from storewise.store import open_store
 from storewise.store.keys import KeyStore
+from storewise.support.service import DEMO_KB
 
 SCOPE_SETS = {
     "read": ["read"],
@@ -64,6 +65,7 @@ def build_shop(home: Path, *, model: str | None = None) -> Shop:
         for kind in ("items", "customers", "events"):
             ingest(store, kind, [files[kind]])
         train(store, settings.bundles_dir, model=model, budget_seconds=5)
+        Engine(settings, store).support.load_kb([DEMO_KB])
         keys = KeyStore(store)
         created = {name: keys.create(scopes, name=name).key for name, scopes in SCOPE_SETS.items()}
         buyers = store.events().filter(store.events()["event_type"] == "purchase")

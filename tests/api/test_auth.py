@@ -30,6 +30,10 @@ ROUTES: list[tuple[str, str, str, Any]] = [
     ("GET", "/v1/customers/c1/profile", "read", None),
     ("GET", "/v1/customers/c1/export", "admin", None),
     ("DELETE", "/v1/customers/c1", "admin", None),
+    ("GET", "/v1/segments", "read", None),
+    ("POST", "/v1/campaigns/audience", "read", {"segment": "Champions"}),
+    ("POST", "/v1/offers/o1/responses", "ingest", {"customer_id": "c1", "converted": True}),
+    ("POST", "/v1/support/suggest", "read", {"message": "where is my order?"}),
 ]
 
 
@@ -44,7 +48,13 @@ def test_every_v1_route_is_listed_here(client: TestClient) -> None:
     }
     listed = {(m, p.replace("c1", "{customer_id}")) for m, p, _, _ in ROUTES}
     listed = {
-        (m, p.replace("/i1/", "/{item_id}/").replace("/a1/", "/{anonymous_id}/")) for m, p in listed
+        (
+            m,
+            p.replace("/i1/", "/{item_id}/")
+            .replace("/a1/", "/{anonymous_id}/")
+            .replace("/o1/", "/{offer_id}/"),
+        )
+        for m, p in listed
     }
     assert operations == listed
 

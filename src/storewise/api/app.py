@@ -27,12 +27,13 @@ from storewise.api.auth import AuthMiddleware, KeyCache
 from storewise.api.deps import ModelGuard
 from storewise.api.limits import BodyLimitMiddleware
 from storewise.api.metrics import Metrics, MetricsMiddleware, Shared, snapshot_loop
-from storewise.api.routes import customers, events, ops, recommendations
+from storewise.api.routes import customers, events, marketing, ops, recommendations, support
 from storewise.engine import Engine, single_threaded_blas
 from storewise.errors import ArtifactError, NotFitted
 from storewise.settings import Settings
 from storewise.store import SqlStore
 from storewise.store.keys import KeyStore
+from storewise.web import create_dashboard
 
 log = logging.getLogger("storewise.api")
 
@@ -142,8 +143,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.shared_metrics = None
     errors.install(app)
-    for module in (events, recommendations, customers, ops):
+    for module in (events, recommendations, customers, marketing, support, ops):
         app.include_router(module.router)
+    app.include_router(create_dashboard(lambda: app.state.engine))
     # Added innermost first: metrics wrap everything, then authentication, then body size.
     app.add_middleware(BodyLimitMiddleware, limit=settings.api_max_body_bytes)
     app.add_middleware(AuthMiddleware, insecure_local=settings.api_insecure_local)

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from storewise.engine import Engine
 
 MAX_CARD_EVENTS = 2000
+#: A small starter knowledge base shipped with storewise (the demo's, and a template).
+DEMO_KB = Path(__file__).parent / "demo_kb.md"
 
 
 class SupportService:

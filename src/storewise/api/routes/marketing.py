@@ -1,0 +1,75 @@
+"""Marketing: segments, campaign audiences, and offer responses that teach the bandit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import Field
+from starlette.responses import Response
+
+from storewise.api.auth import Ingest, Read
+from storewise.api.deps import EngineDep, json_answer
+from storewise.api.routes.docs import ERRORS, NOT_FOUND
+from storewise.api.schemas import Id, Strict
+
+router = APIRouter(prefix="/v1", tags=["marketing"], responses=ERRORS)
+
+
+class AudienceIn(Strict):
+    """Who to contact: a segment, a minimum lifetime value, how many picks per customer."""
+
+    segment: str | None = Field(default=None, max_length=100)
+    min_clv: float | None = Field(default=None, ge=0)
+    n_items: int = Field(default=4, ge=0, le=10)
+    limit: int | None = Field(default=None, ge=1, le=100_000)
+    offer: bool = True
+
+
+class OfferResponseIn(Strict):
+    """What a customer did after being shown an offer."""
+
+    customer_id: Id
+    converted: bool
+
+
+@router.get("/segments", summary="RFM segments", openapi_extra={"x-scope": "read"})
+def segments(engine: EngineDep, _key: Read) -> Response:
+    """Segment sizes, revenue and shares, mean lifetime value and churn risk."""
+    return json_answer(engine.marketing.segments())
+
+
+@router.post(
+    "/campaigns/audience",
+    responses=NOT_FOUND,
+    summary="Campaign audience with personalised picks",
+    openapi_extra={"x-scope": "read"},
+)
+def audience(body: AudienceIn, engine: EngineDep, _key: Read) -> Response:
+    """Customers who granted marketing consent, with their offer and product picks."""
+    rows = engine.marketing.campaign_audience(
+        segment=body.segment,
+        min_clv=body.min_clv,
+        n_items=body.n_items,
+        limit=body.limit,
+        offer=body.offer,
+    )
+    return json_answer({"customers": len(rows), "rows": rows})
+
+
+@router.post(
+    "/offers/{offer_id}/responses",
+    responses=NOT_FOUND,
+    summary="Record an offer outcome (bandit feedback)",
+    openapi_extra={"x-scope": "ingest"},
+)
+def offer_response(
+    offer_id: Annotated[Id, Path(description="The offer's id.")],
+    body: OfferResponseIn,
+    engine: EngineDep,
+    _key: Ingest,
+) -> Response:
+    """The bandit learns which offer works for customers like this one."""
+    return json_answer(
+        engine.marketing.record_offer_response(offer_id, body.customer_id, body.converted)
+    )

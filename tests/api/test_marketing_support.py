@@ -1,0 +1,59 @@
+"""Marketing and support endpoints: segments, audiences, offer feedback, suggested answers."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.shop import Shop
+
+
+def test_segments_and_profile_value(client: TestClient, shop: Shop) -> None:
+    response = client.get("/v1/segments", headers=shop.headers("read"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["segments"] and sum(s["customers"] for s in body["segments"]) > 0
+    profile = client.get(
+        f"/v1/customers/{shop.customers[0]}/profile", headers=shop.headers("read")
+    ).json()
+    assert "segment" in profile and "churn_risk" in profile
+
+
+def test_audience_needs_a_known_segment(client: TestClient, shop: Shop) -> None:
+    ok = client.post("/v1/campaigns/audience", json={"n_items": 2}, headers=shop.headers("read"))
+    assert ok.status_code == 200
+    rows = ok.json()["rows"]
+    assert ok.json()["customers"] == len(rows)
+    unknown = client.post(
+        "/v1/campaigns/audience", json={"segment": "Nobodies"}, headers=shop.headers("read")
+    )
+    assert unknown.status_code == 404
+    assert "Champions" in unknown.json()["error"]["message"]
+
+
+def test_offer_feedback(client: TestClient, shop: Shop) -> None:
+    body = {"customer_id": shop.customers[0], "converted": True}
+    ok = client.post(
+        "/v1/offers/free-shipping/responses", json=body, headers=shop.headers("ingest")
+    )
+    assert ok.status_code == 200
+    missing = client.post("/v1/offers/nope/responses", json=body, headers=shop.headers("ingest"))
+    assert missing.status_code == 404
+
+
+def test_support_suggestions(client: TestClient, shop: Shop) -> None:
+    headers = shop.headers("read")
+    answer = client.post(
+        "/v1/support/suggest",
+        json={"customer_id": shop.customers[0], "message": "where is my order?"},
+        headers=headers,
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["intent"] == "track_order" and "{{" not in body["answers"][0]["text"]
+    assert body["card"]["orders"]
+    generic = client.post(
+        "/v1/support/suggest", json={"message": "where is my order?"}, headers=headers
+    )
+    assert generic.status_code == 200 and generic.json()["card"]["orders"] == []
+    for bad in ({"message": ""}, {"message": "x" * 5001}, {"message": "hi", "extra": 1}):
+        assert client.post("/v1/support/suggest", json=bad, headers=headers).status_code == 422

@@ -14,6 +14,7 @@ from storewise.cli.ingest import show_report
 from storewise.engine import Engine
 from storewise.ingest.pipeline import ingest
 from storewise.privacy.crypto import FieldCipher
+from storewise.support.service import DEMO_KB
 
 
 def show_examples(engine: Engine, customers: int = 3, n: int = 5) -> None:
@@ -58,8 +59,12 @@ def demo(
     customers: Annotated[int, typer.Option(help="Synthetic customers.", min=10)] = 2000,
     items: Annotated[int, typer.Option(help="Synthetic catalog items.", min=10)] = 400,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="End by serving the API and dashboard.")
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port of the API and dashboard.")] = 8000,
 ) -> None:
-    """Generate a synthetic shop, ingest it and show what storewise sees."""
+    """Generate a synthetic shop, ingest it, train, show recommendations, then serve."""
     from storewise.datasets.synth import SynthConfig, write_csv
 
     root = state(ctx)
@@ -89,4 +94,21 @@ def demo(
 
     ctx.invoke(train, ctx=ctx, model=None, valid_days=30.0, budget=60.0)
     console.rule("[bold]5. recommendations with reasons")
-    show_examples(Engine(root.settings))
+    engine = Engine(root.settings)
+    show_examples(engine)
+    engine.support.load_kb([DEMO_KB])
+    if not serve_after:
+        return
+    console.rule("[bold]6. the API and the dashboard")
+    from storewise.cli.serve import serve
+    from storewise.store.keys import KeyStore
+
+    key = KeyStore(engine.store).create(["admin"], name="demo").key
+    console.print(
+        f"dashboard: [bold]http://127.0.0.1:{port}/[/]  (sign in with the demo key)\n"
+        f"API docs:  [bold]http://127.0.0.1:{port}/docs[/]\n"
+        f"demo key:  [bold]{key}[/]  (admin scope; `storewise keys create` makes more)\n"
+        "press Ctrl-C to stop"
+    )
+    engine.store.close()
+    ctx.invoke(serve, ctx=ctx, host="127.0.0.1", port=port, workers=1, insecure_local=False)

@@ -47,6 +47,7 @@ MAX_N = 100
 HISTORY_LIMIT = 500
 RELOAD_CHECK_SECONDS = 2.0
 CATALOG_TTL_SECONDS = 30.0
+ANSWER_CACHE_SIZE = 20_000
 DEFAULT_BASKET_MIN_CUSTOMERS = 5
 SCENARIOS = ("for-you", "buy-again")
 
@@ -79,9 +80,11 @@ class Engine:
         self._catalog_at = 0.0
         self._checked_at = 0.0
         self._lock = threading.Lock()
-        self._consent_cache: OrderedDict[str, bool] = OrderedDict()
         self.last_reload_error: str | None = None
         self._marketing: MarketingService | None = None
+        self._catalog_epoch = 0
+        self._answers: OrderedDict[tuple[Any, ...], RankedList] = OrderedDict()
+        self._answers_lock = threading.Lock()
         self._support: SupportService | None = None
 
     # -- model lifecycle -----------------------------------------------------------------------
@@ -137,6 +140,7 @@ class Engine:
         if self._catalog is None or now - self._catalog_at > CATALOG_TTL_SECONDS:
             self._catalog = Catalog.from_items(served.item_ids, self.store.items())
             self._catalog_at = now
+            self._catalog_epoch += 1
         return self._catalog
 
     def refresh_catalog(self) -> None:
@@ -161,6 +165,21 @@ class Engine:
         country = profile["country"] if profile else None
         events = self.store.customer_history(customer_id, limit=HISTORY_LIMIT)
         return self._history(events, country, customer_id), profile
+
+    def _serving_history(self, customer_id: str) -> tuple[History, bool, int]:
+        """The request path: fresh history, whether personalisation is allowed, and a
+        fingerprint of the history, read in two indexed queries (no dataframe work)."""
+        country, granted = self.store.serving_facts(customer_id)
+        rows = self.store.history_rows(customer_id, limit=HISTORY_LIMIT)
+        now_ms = int(time.time() * 1000)
+        fingerprint = hash((country, tuple(rows)))
+        if not rows:
+            return History.empty(now_ms, country), granted is not False, fingerprint
+        index = self.catalog._index
+        kept = [(index[r[0]], *r[1:]) for r in rows if r[0] in index]
+        columns: list[Any] = list(zip(*kept, strict=True)) if kept else [[]] * len(HISTORY_SCHEMA)
+        frame = pl.DataFrame(dict(zip(HISTORY_SCHEMA, columns, strict=True)), schema=HISTORY_SCHEMA)
+        return History(frame, now_ms, None, country), granted is not False, fingerprint
 
     def personalisation_allowed(self, customer_id: str) -> bool:
         """False when the customer withdrew ``personalization`` consent (no record: allowed)."""
@@ -283,8 +302,42 @@ class Engine:
         if scenario not in SCENARIOS:
             raise InputError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
         rules = rules or RuleSet()
-        history, _profile = self.customer_history(customer_id)
-        if not self.personalisation_allowed(customer_id):
+        history, allowed, fingerprint = self._serving_history(customer_id)
+        # The answer depends only on the fresh history (fingerprinted), consent, the rules,
+        # the served bundle and the catalog: an unchanged customer is answered from memory,
+        # any new event of theirs changes the fingerprint and recomputes.
+        key = (
+            customer_id,
+            scenario,
+            n,
+            rules.model_dump_json(),
+            fingerprint,
+            allowed,
+            self.served.version,
+            self._catalog_epoch,
+        )
+        with self._answers_lock:
+            cached = self._answers.get(key)
+            if cached is not None:
+                self._answers.move_to_end(key)
+                return cached
+        answer = self._recommend_fresh(customer_id, n, scenario, rules, history, allowed)
+        with self._answers_lock:
+            self._answers[key] = answer
+            if len(self._answers) > ANSWER_CACHE_SIZE:
+                self._answers.popitem(last=False)
+        return answer
+
+    def _recommend_fresh(
+        self,
+        customer_id: str,
+        n: int,
+        scenario: str,
+        rules: RuleSet,
+        history: History,
+        allowed: bool,
+    ) -> RankedList:
+        if not allowed:
             empty = History.empty(history.now_ms, history.country)
             return self._popular_answer(
                 scenario, empty, n, rules, customer_id, "non-personalised (consent)"
@@ -782,7 +835,8 @@ class Engine:
     def forget(self, customer_id: str, *, actor: str = "system") -> dict[str, Any]:
         """Erase a customer from the store, the caches and the served model bundle."""
         erasure = self.store.erase_customer(customer_id, actor=actor)
-        self._consent_cache.pop(customer_id, None)
+        with self._answers_lock:
+            self._answers.clear()
         removed = dict(erasure.removed)
         removed["model_rows"] = forget_in_bundle(self.models_dir, customer_id)
         if self._marketing is not None:

@@ -503,6 +503,29 @@ class SqlStore:
         )
         return _frame([(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows], CONSENT_SCHEMA)
 
+    def history_rows(
+        self, customer_id: str, *, limit: int = 500
+    ) -> list[tuple[str, str, float, float | None, str | None, int]]:
+        """The serving path's history read: (item_id, event_type, quantity, value, order_id,
+        ts) of a customer's most recent events, oldest first, in one indexed query."""
+        rows = self._fetch(
+            "SELECT item_id, event_type, quantity, value, order_id, ts FROM events "
+            f"WHERE customer_id = ? AND item_id IS NOT NULL ORDER BY ts DESC LIMIT {int(limit)}",
+            (customer_id,),
+        )
+        rows.reverse()
+        return rows
+
+    def serving_facts(self, customer_id: str) -> tuple[str | None, bool | None]:
+        """(country, personalization decision or None) of a customer in one query."""
+        rows = self._fetch(
+            "SELECT (SELECT country FROM customers WHERE customer_id = ?), "
+            "(SELECT granted FROM consents WHERE customer_id = ? AND purpose = 'personalization')",
+            (customer_id, customer_id),
+        )
+        country, granted = rows[0]
+        return country, None if granted is None else bool(granted)
+
     def consent_of(self, customer_id: str) -> dict[str, bool]:
         """The customer's current decision per purpose (purposes never decided are absent)."""
         rows = self._fetch(

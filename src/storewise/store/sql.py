@@ -217,10 +217,7 @@ class SqlWriter:
             .agg(pl.col("customer_id").sort_by("ts").first(), pl.col("ts").min())
         )
         self._ensure_customers(frame)
-        linked = 0
-        for anonymous_id, customer_id, at in pairs.iter_rows():
-            created, _moved = self._link(anonymous_id, customer_id, at)
-            linked += created
+        linked, _moved = self._link_many(pairs.rows()) if pairs.height else (0, 0)
         guests = frame.filter(pl.col("customer_id").is_null())["anonymous_id"].unique()
         links = self._lookup_links([a for a in guests.to_list() if a is not None])
         if links:
@@ -247,28 +244,44 @@ class SqlWriter:
 
     def _link(self, anonymous_id: str, customer_id: str, at_ms: int) -> tuple[int, int]:
         """(1 if the link is new else 0, events re-attributed)."""
+        return self._link_many([(anonymous_id, customer_id, at_ms)])
+
+    def _link_many(self, pairs: Sequence[tuple[str, str, int]]) -> tuple[int, int]:
+        """Link many (anonymous id, customer, time) at once: (new links, events moved).
+
+        Set-based (a few statements per batch, not per login), so imports with many logins
+        stay fast on PostgreSQL too.
+        """
+        stamp = now_ms()
         self._conn.execute(
             self._insert(customers).on_conflict_do_nothing(),
-            [{"customer_id": customer_id, "created_at": at_ms, "updated_at": now_ms()}],
+            [{"customer_id": c, "created_at": at, "updated_at": stamp} for _, c, at in pairs],
         )
-        created = len(
+        before = self._lookup_links([a for a, _, _ in pairs])
+        fresh = [(a, c, at) for a, c, at in pairs if a not in before]
+        if fresh:
             self._conn.execute(
-                self._insert(identities)
-                .values(anonymous_id=anonymous_id, customer_id=customer_id, linked_at=at_ms)
-                .on_conflict_do_nothing()
-                .returning(identities.c.anonymous_id)
-            ).all()
-        )
-        owner = self._conn.execute(
-            sa.select(identities.c.customer_id).where(identities.c.anonymous_id == anonymous_id)
-        ).scalar_one()
-        result = self._conn.execute(
-            sa.text(
-                "UPDATE events SET customer_id = :c WHERE anonymous_id = :a AND customer_id IS NULL"
-            ),
-            {"c": owner, "a": anonymous_id},
-        )
-        return int(created or 0), int(result.rowcount)
+                self._insert(identities).on_conflict_do_nothing(),
+                [{"anonymous_id": a, "customer_id": c, "linked_at": at} for a, c, at in fresh],
+            )
+        owners = {**{a: c for a, c, _ in fresh}, **before}
+        moved = 0
+        for start in range(0, len(pairs), _IN_CHUNK):
+            part = [(a, owners[a]) for a, _, _ in pairs[start : start + _IN_CHUNK]]
+            cases = " ".join(f"WHEN :a{n} THEN :c{n}" for n in range(len(part)))
+            names = ", ".join(f":a{n}" for n in range(len(part)))
+            params: dict[str, str] = {}
+            for n, (a, c) in enumerate(part):
+                params[f"a{n}"], params[f"c{n}"] = a, c
+            result = self._conn.execute(
+                sa.text(
+                    f"UPDATE events SET customer_id = CASE anonymous_id {cases} END "
+                    f"WHERE anonymous_id IN ({names}) AND customer_id IS NULL"
+                ),
+                params,
+            )
+            moved += int(result.rowcount)
+        return len(fresh), moved
 
     def upsert_items(self, items_frame: pl.DataFrame, *, fill_only: bool = False) -> int:
         """Insert or update catalog rows; with ``fill_only``, never overwrite known fields."""

@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / ".cache" / "synthetic")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--skip-sqlite", action="store_true", help="Only the PostgreSQL run.")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     config = sized_for(args.events)
@@ -57,7 +58,8 @@ def main() -> None:
         import shutil
 
         shutil.rmtree(home)
-    results["sqlite"] = run(events_csv, dict(os.environ, STOREWISE_HOME=str(home)))
+    if not args.skip_sqlite:
+        results["sqlite"] = run(events_csv, dict(os.environ, STOREWISE_HOME=str(home)))
     if args.postgres:
         import sqlalchemy as sa
 

@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from storewise import artifacts
-from storewise.errors import ArtifactError, InputError, NotFitted, NotFound
+from storewise.errors import ArtifactError, InputError, NotFitted, NotFound, StorewiseError
 from storewise.ingest.records import RecordsReport, ingest_records
 from storewise.privacy.erasure import forget_in_bundle
 from storewise.recommend import bundle
@@ -83,6 +83,7 @@ class Engine:
         self.last_reload_error: str | None = None
         self._marketing: MarketingService | None = None
         self._catalog_epoch = 0
+        self._catalog_stamp: int | None = None
         self._answers: OrderedDict[tuple[Any, ...], RankedList] = OrderedDict()
         self._answers_lock = threading.Lock()
         self._support: SupportService | None = None
@@ -138,9 +139,13 @@ class Engine:
         served = self.served
         now = time.monotonic()
         if self._catalog is None or now - self._catalog_at > CATALOG_TTL_SECONDS:
-            self._catalog = Catalog.from_items(served.item_ids, self.store.items())
+            fresh = Catalog.from_items(served.item_ids, self.store.items())
+            stamp = fresh.fingerprint()
+            if stamp != self._catalog_stamp:  # remembered answers depend on these facts
+                self._catalog_stamp = stamp
+                self._catalog_epoch += 1
+            self._catalog = fresh
             self._catalog_at = now
-            self._catalog_epoch += 1
         return self._catalog
 
     def refresh_catalog(self) -> None:
@@ -166,20 +171,17 @@ class Engine:
         events = self.store.customer_history(customer_id, limit=HISTORY_LIMIT)
         return self._history(events, country, customer_id), profile
 
-    def _serving_history(self, customer_id: str) -> tuple[History, bool, int]:
-        """The request path: fresh history, whether personalisation is allowed, and a
-        fingerprint of the history, read in two indexed queries (no dataframe work)."""
-        country, granted = self.store.serving_facts(customer_id)
+    def _history_from_rows(self, customer_id: str, country: str | None) -> History:
+        """The request path's history read: one indexed query, indexed with a dictionary."""
         rows = self.store.history_rows(customer_id, limit=HISTORY_LIMIT)
         now_ms = int(time.time() * 1000)
-        fingerprint = hash((country, tuple(rows)))
         if not rows:
-            return History.empty(now_ms, country), granted is not False, fingerprint
+            return History.empty(now_ms, country)
         index = self.catalog._index
         kept = [(index[r[0]], *r[1:]) for r in rows if r[0] in index]
         columns: list[Any] = list(zip(*kept, strict=True)) if kept else [[]] * len(HISTORY_SCHEMA)
         frame = pl.DataFrame(dict(zip(HISTORY_SCHEMA, columns, strict=True)), schema=HISTORY_SCHEMA)
-        return History(frame, now_ms, None, country), granted is not False, fingerprint
+        return History(frame, now_ms, None, country)
 
     def personalisation_allowed(self, customer_id: str) -> bool:
         """False when the customer withdrew ``personalization`` consent (no record: allowed)."""
@@ -302,16 +304,18 @@ class Engine:
         if scenario not in SCENARIOS:
             raise InputError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
         rules = rules or RuleSet()
-        history, allowed, fingerprint = self._serving_history(customer_id)
-        # The answer depends only on the fresh history (fingerprinted), consent, the rules,
-        # the served bundle and the catalog: an unchanged customer is answered from memory,
-        # any new event of theirs changes the fingerprint and recomputes.
+        country, granted, stamp = self.store.serving_facts(customer_id)
+        allowed = granted is not False
+        # The answer depends only on the fresh history (its stamp), consent, the rules, the
+        # served bundle and the catalog: an unchanged customer is answered from memory, and
+        # any new event of theirs changes the stamp and recomputes.
         key = (
             customer_id,
             scenario,
             n,
             rules.model_dump_json(),
-            fingerprint,
+            stamp,
+            country,
             allowed,
             self.served.version,
             self._catalog_epoch,
@@ -321,12 +325,30 @@ class Engine:
             if cached is not None:
                 self._answers.move_to_end(key)
                 return cached
+        history = self._history_from_rows(customer_id, country)
         answer = self._recommend_fresh(customer_id, n, scenario, rules, history, allowed)
         with self._answers_lock:
             self._answers[key] = answer
             if len(self._answers) > ANSWER_CACHE_SIZE:
                 self._answers.popitem(last=False)
         return answer
+
+    def warm(self, limit: int, stop: threading.Event | None = None) -> int:
+        """Answer up to ``limit`` known customers (default list) so their next request is
+        served from memory; stops early when a new bundle is served. Returns how many."""
+        served = self.served
+        done = 0
+        for customer_id in served.customer_ids[:limit].tolist():
+            if (stop is not None and stop.is_set()) or self._served is not served:
+                break
+            if not customer_id:
+                continue
+            try:
+                self.recommend(customer_id)
+            except StorewiseError:  # an erased or unreadable customer: skip, keep warming
+                continue
+            done += 1
+        return done
 
     def _recommend_fresh(
         self,

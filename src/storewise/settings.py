@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         description="Answer GET /metrics without a key to clients on 127.0.0.1/::1; "
         "others need an admin key.",
     )
+    api_warm_answers: int = Field(
+        default=20_000,
+        ge=0,
+        description="After loading a model, answer this many known customers in the background "
+        "(default list) so their first request is served from memory; 0 turns it off.",
+    )
 
     @field_validator("home", mode="before")
     @classmethod

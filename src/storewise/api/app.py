@@ -59,12 +59,21 @@ def _warm(engine: Engine, guard: ModelGuard) -> None:
             guard.failed()
 
 
-def _keep_fresh(engine: Engine, guard: ModelGuard, stop: threading.Event) -> None:
+def _keep_fresh(
+    engine: Engine, guard: ModelGuard, stop: threading.Event, warm_answers: int = 0
+) -> None:
     """Touch the served bundle and catalog often, so checking for a newly published bundle,
-    loading it and refreshing the catalog happen here rather than inside a request."""
+    loading it and refreshing the catalog happen here rather than inside a request; after a
+    bundle is loaded, answer known customers ahead of their requests."""
+    warmed: str | None = None
     while not stop.wait(WARM_EVERY_SECONDS):
         try:
             _warm(engine, guard)
+            version = guard.version()
+            if warm_answers and version and version != warmed:
+                warmed = version
+                count = engine.warm(warm_answers, stop)
+                log.info("answers ready for %d customers (bundle %s)", count, version)
         except Exception:  # a background thread must never die silently
             log.exception("keeping the model bundle fresh failed")
 
@@ -103,7 +112,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         stop = threading.Event()
         threads = [
             threading.Thread(
-                target=_keep_fresh, args=(served, guard, stop), name="storewise-fresh", daemon=True
+                target=_keep_fresh,
+                args=(served, guard, stop, settings.api_warm_answers if own else 0),
+                name="storewise-fresh",
+                daemon=True,
             )
         ]
         shared = None

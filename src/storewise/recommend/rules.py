@@ -98,6 +98,18 @@ class Catalog:
             _index={i: n for n, i in enumerate(item_ids.astype(str).tolist())},
         )
 
+    def fingerprint(self) -> int:
+        """A hash of everything lists depend on (ids, titles, categories, stock, fields)."""
+        return hash(
+            (
+                self.item_ids.tobytes(),
+                tuple(self.titles),
+                self.categories.tobytes(),
+                self.in_stock.tobytes(),
+                tuple((k, v.tobytes()) for k, v in sorted(self.fields.items())),
+            )
+        )
+
     def index(self, item_id: str) -> int | None:
         """The model index of an item, or None."""
         return self._index.get(item_id)

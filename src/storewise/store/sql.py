@@ -529,15 +529,23 @@ class SqlStore:
         rows.reverse()
         return rows
 
-    def serving_facts(self, customer_id: str) -> tuple[str | None, bool | None]:
-        """(country, personalization decision or None) of a customer in one query."""
+    def serving_facts(
+        self, customer_id: str
+    ) -> tuple[str | None, bool | None, tuple[int, int, int]]:
+        """(country, personalization decision or None, history stamp) in one indexed query.
+
+        The stamp (number of events, latest and summed timestamps) changes with any new,
+        linked or erased event of the customer, so answers can be remembered safely.
+        """
         rows = self._fetch(
             "SELECT (SELECT country FROM customers WHERE customer_id = ?), "
-            "(SELECT granted FROM consents WHERE customer_id = ? AND purpose = 'personalization')",
-            (customer_id, customer_id),
+            "(SELECT granted FROM consents WHERE customer_id = ? AND purpose = 'personalization'), "
+            "COUNT(*), MAX(ts), SUM(ts) FROM events WHERE customer_id = ?",
+            (customer_id, customer_id, customer_id),
         )
-        country, granted = rows[0]
-        return country, None if granted is None else bool(granted)
+        country, granted, count, latest, total = rows[0]
+        stamp = (int(count or 0), int(latest or 0), int(total or 0))
+        return country, None if granted is None else bool(granted), stamp
 
     def consent_of(self, customer_id: str) -> dict[str, bool]:
         """The customer's current decision per purpose (purposes never decided are absent)."""

@@ -12,8 +12,8 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from benchmarks.marketing_data import cdnow_transactions, online_retail_lines
 
+from benchmarks.marketing_data import cdnow_transactions, online_retail_lines
 from storewise.marketing import plots
 from storewise.marketing.clv import BGNBD, GammaGamma, evaluate_holdout, fit_clv
 from storewise.marketing.rfm import rfm_scores, segment_summary

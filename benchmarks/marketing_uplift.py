@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import polars as pl
-from benchmarks.marketing_data import hillstrom
 
+from benchmarks.marketing_data import hillstrom
 from storewise.marketing import plots
 from storewise.marketing.uplift import (
     QiniCurve,

@@ -1,9 +1,11 @@
 """Repurchase-aware recommendations in the spirit of TIFU-kNN (Hu et al., SIGIR 2020).
 
-In retail a customer's own repeat purchases are the strongest signal. Each customer gets a
-time-decayed vector of how often they bought each item; items with a habit of being bought
-again (high repurchase propensity, a known cycle) are ranked up, and the vectors of the
-nearest customers add items the customer is likely to start buying.
+In retail a customer's own repeat purchases are the strongest signal. Which past items come
+back is learned from the data (:mod:`storewise.recommend.repeat_ranker`: how often and how
+lately the customer bought each one, how much the shop buys it now); when the data is too
+thin to learn from, a time-decayed count of their orders weighted by the item's repurchase
+propensity stands in. The habit vectors of the nearest customers add items the customer is
+likely to start buying.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from storewise.recommend.base import (
     top_n,
 )
 from storewise.recommend.neighbors import row_normalise
+from storewise.recommend.repeat_ranker import (
+    RepeatRanker,
+    customer_purchases,
+    item_stats,
+    learn,
+    pair_features,
+)
 from storewise.recommend.results import Reason
 
 
@@ -55,6 +64,15 @@ class RepurchaseConfig(ModelConfig):
         default=0.5, ge=0, description="How strongly an item's repurchase rate ranks it up."
     )
     prior: float = Field(default=2.0, gt=0, description="Smoothing of repurchase rates.")
+    learn_own: bool = Field(
+        default=True, description="Learn which past items come back (else decayed counts)."
+    )
+    horizon_days: float = Field(
+        default=30.0, gt=0, description="The learned ranker predicts purchases this far ahead."
+    )
+    recent_days: float = Field(
+        default=28.0, gt=0, description="Window of the 'bought by the shop lately' feature."
+    )
 
 
 class Repurchase(Recommender):
@@ -78,8 +96,49 @@ class Repurchase(Recommender):
         self.cycle_days = self._cycles(dataset)
         self.habits = row_normalise(interaction_matrix(dataset, cfg.interactions))
         self.by_item = sp.csc_matrix(self.habits)
+        self.ranker: RepeatRanker | None = None
+        self._token = object()
+        self.item_stats = item_stats(
+            dataset.events, self.n_items, dataset.as_of_ms, cfg.recent_days
+        )
+        if cfg.learn_own:
+            self.ranker = learn(
+                dataset.events,
+                self.n_items,
+                dataset.as_of_ms,
+                horizon_days=cfg.horizon_days,
+                recent_days=cfg.recent_days,
+                seed=cfg.seed,
+            )
         self.fitted = True
         return self
+
+    def _own(self, histories: Sequence[History]) -> np.ndarray:
+        """Own-history scores: the learned probability of buying each past item again, or
+        (without a ranker) decayed order counts times repurchase propensity."""
+        cfg = self.config
+        if self.ranker is None:
+            own = history_matrix(histories, self.n_items, cfg.interactions)
+            scores = np.asarray(own.toarray(), dtype=np.float64)
+            scores *= np.power(self.propensity.astype(np.float64), cfg.propensity_power)
+            return scores
+        scores = np.zeros((len(histories), self.n_items), dtype=np.float64)
+        key = ("repeat", self._token)  # one history may be scored by several fitted models
+        for row, history in enumerate(histories):
+            if key not in history._cache:
+                lines = customer_purchases(
+                    history.events.with_columns(pl.lit(0, pl.Int32).alias("customer_idx"))
+                ).get(0)
+                items, features = (
+                    pair_features(*lines, self.item_stats)
+                    if lines is not None
+                    else (np.empty(0, np.int64), np.empty((0, 0)))
+                )
+                found = self.ranker.probability(features) if items.size else np.empty(0)
+                history._cache[key] = (items, found)
+            items, found = history._cache[key]
+            scores[row, items] = found
+        return scores
 
     def _cycles(self, dataset: Dataset) -> np.ndarray:
         """Median days between consecutive orders of the same item by the same customer."""
@@ -103,8 +162,7 @@ class Repurchase(Recommender):
     def _parts(self, histories: Sequence[History]) -> tuple[np.ndarray, np.ndarray]:
         cfg = self.config
         own = history_matrix(histories, self.n_items, cfg.interactions)
-        own_scores = np.asarray(own.toarray(), dtype=np.float64)
-        own_scores *= np.power(self.propensity.astype(np.float64), cfg.propensity_power)
+        own_scores = self._own(histories)
         sims = (row_normalise(own) @ self.by_item.T).tocsr()
         rows = []
         for row, history in enumerate(histories):
@@ -167,9 +225,12 @@ class Repurchase(Recommender):
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Repurchase rates, cycles and the customers' habit vectors."""
+        ranker = self.ranker.arrays() if self.ranker is not None else {}
         return {}, {
             "propensity": self.propensity,
             "cycle_days": self.cycle_days,
+            "item_stats": self.item_stats,
+            **ranker,
             **sparse_arrays("habits", self.habits),
         }
 
@@ -179,3 +240,6 @@ class Repurchase(Recommender):
         self.cycle_days = arrays["cycle_days"]
         self.habits = sparse_from("habits", arrays)
         self.by_item = sp.csc_matrix(self.habits)
+        self.item_stats = arrays["item_stats"]
+        self.ranker = RepeatRanker.from_arrays(arrays)
+        self._token = object()

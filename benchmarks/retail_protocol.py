@@ -19,7 +19,6 @@ import json
 import math
 import os
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -100,12 +99,13 @@ def score(recs: Path, truth: dict[str, set[str]], known: set[str], k: int = 10) 
 
 
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Run a CLI step; (seconds, peak RSS of the child in MB)."""
+    """Run a CLI step; (seconds, peak RSS of that child alone in MB)."""
     started = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return time.perf_counter() - started, max(peak, before) // 1024
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{' '.join(cmd[3:5])} failed with status {status}")
+    return time.perf_counter() - started, usage.ru_maxrss // 1024
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ Measures, against one server with ``--workers`` uvicorn workers:
 Usage (needs ``wrk``: ``apt-get install -y wrk``)::
 
     python -m benchmarks.api_load --home DIR [--prepare] [--workers 2] [--seconds 20] [--soak 120]
+        [--only all|recs|events]
 
 ``--prepare`` ingests ``../shared/datasets/online-retail/online_retail.csv.gz`` with the
 ``online-retail`` preset and trains (``storewise train --budget 60``) when DIR has no model.
@@ -196,6 +197,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="length of each wrk run")
     parser.add_argument("--soak", type=int, default=120, help="seconds of soak (0: skip)")
     parser.add_argument(
+        "--only",
+        choices=("all", "recs", "events"),
+        default="all",
+        help="run only the recommendation/health part or only the POST /v1/events part",
+    )
+    parser.add_argument(
         "--settle",
         type=int,
         default=600,
@@ -249,30 +256,37 @@ def main() -> None:
         recs = work / "recs.lua"
         recs.write_text(RECS_LUA % {"ids": lua_list(customers), "key": key})
         run = str(int(time.time()))
-        single, batch = work / "single.lua", work / "batch.lua"
-        for path, size in ((single, 1), (batch, 100)):
+        single, batch, warm = work / "single.lua", work / "batch.lua", work / "warm.lua"
+        for path, size, tag in ((single, 1, "1"), (batch, 100, "100"), (warm, 1, "warm")):
             path.write_text(
                 EVENTS_LUA
                 % {
                     "ids": lua_list(customers[:2000]),
                     "items": lua_list(items[:2000]),
                     "key": key,
-                    "run": f"{run}-{size}",
+                    "run": f"{run}-{tag}",
                     "batch": size,
                 }
             )
         seconds = args.seconds
-        run_wrk(url + "/", 8, 5, recs)  # warm up: caches, catalog, code paths
-        results["recs_32"] = run_wrk(url + "/", 32, seconds, recs)
-        results["recs_8"] = run_wrk(url + "/", 8, seconds, recs)
-        results["health_32"] = run_wrk(url + "/health", 32, seconds, None)
-        results["health_8"] = run_wrk(url + "/health", 8, seconds, None)
-        results["ratio_recs_to_health_32"] = round(
-            results["recs_32"]["req_per_s"] / results["health_32"]["req_per_s"], 3
-        )
-        results["events_single_8"] = run_wrk(url + "/", 8, seconds, single)
-        results["events_batch100_8"] = run_wrk(url + "/", 8, seconds, batch)
-        results["events_per_s_batch100"] = round(results["events_batch100_8"]["req_per_s"] * 100, 1)
+        results["only"] = args.only
+        if args.only in ("all", "recs"):
+            run_wrk(url + "/", 8, 5, recs)  # warm up: caches, catalog, code paths
+            results["recs_32"] = run_wrk(url + "/", 32, seconds, recs)
+            results["recs_8"] = run_wrk(url + "/", 8, seconds, recs)
+            results["health_32"] = run_wrk(url + "/health", 32, seconds, None)
+            results["health_8"] = run_wrk(url + "/health", 8, seconds, None)
+            results["ratio_recs_to_health_32"] = round(
+                results["recs_32"]["req_per_s"] / results["health_32"]["req_per_s"], 3
+            )
+        if args.only in ("all", "events"):
+            if args.only == "events":
+                run_wrk(url + "/", 8, 5, warm)  # warm up the write path (its own event ids)
+            results["events_single_8"] = run_wrk(url + "/", 8, seconds, single)
+            results["events_batch100_8"] = run_wrk(url + "/", 8, seconds, batch)
+            results["events_per_s_batch100"] = round(
+                results["events_batch100_8"]["req_per_s"] * 100, 1
+            )
         if args.soak:
             workers = children(server.pid)
             before = {pid: round(rss_mb(pid), 1) for pid in workers}

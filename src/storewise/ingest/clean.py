@@ -3,15 +3,21 @@
 Every input row ends in exactly one of three places: stored, a duplicate of something stored,
 or rejected with one reason. Repairs (a change made so a row could be stored) are counted
 by reason on top; notes count classifications that changed nothing in the row.
+
+Each parsing rule also has a row twin (``trim_text``, ``number_of``, ``timestamp_of``,
+``numeric_id_of``, ``event_type_of``, ``stable_id``) for small API batches: plain Python for
+the common ASCII shapes, and the vectorised rule itself for any other text, so both agree.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -19,6 +25,19 @@ import polars as pl
 from storewise.schema import EVENT_TYPE_ALIASES, EVENT_TYPES, MAX_FUTURE_SECONDS, MIN_TIMESTAMP
 
 MAX_ID_LENGTH = 200
+
+#: What ``trimmed`` strips: Unicode White_Space, as polars (Rust) defines it. Python's own
+#: ``str.strip()`` would also strip the ASCII separators \x1c-\x1f, so both paths name the set.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+#: Runs of these in an event name become one ``_`` ("Add to-cart" -> "add_to_cart").
+NAME_SEPARATORS = "[" + WHITESPACE + r"\-]+"
+#: Separator of the fields hashed into a stable event id.
+ID_SEPARATOR = "\x1f"
+#: Epoch numbers (s, ms, µs or ns) accepted as timestamps.
+EPOCH_TEXT = r"^\d{9,19}(\.\d+)?$"
 
 #: Timestamp layouts tried in order; ``T`` is normalised to a space and ``Z`` to ``+00:00``.
 AWARE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%z")
@@ -113,8 +132,20 @@ class Rules:
 
 def trimmed(column: str) -> pl.Expr:
     """The column as stripped text, empty strings as null."""
-    text = pl.col(column).cast(pl.Utf8).str.strip_chars()
+    text = pl.col(column).cast(pl.Utf8).str.strip_chars(WHITESPACE)
     return pl.when(text == "").then(None).otherwise(text)
+
+
+def trim_text(value: str | None) -> str | None:
+    """Row twin of :func:`trimmed`: stripped text, empty as None."""
+    if value is None:
+        return None
+    return value.strip(WHITESPACE) or None
+
+
+def _vectorised(rule: Callable[[str], pl.Expr], value: str | None) -> Any:
+    """The vectorised ``rule``'s answer for one text: the row twins' exact fallback."""
+    return pl.DataFrame({"v": [value]}, schema={"v": pl.Utf8}).select(rule("v")).item()
 
 
 def parse_number(column: str) -> pl.Expr:
@@ -126,6 +157,23 @@ def parse_number(column: str) -> pl.Expr:
         .otherwise(text.str.replace_all(",", ""))
     )
     return text.cast(pl.Float64, strict=False)
+
+
+#: Decimal text the polars cast reads (after the comma rule); other text goes to polars itself.
+_DECIMAL = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
+)
+
+
+def number_of(value: str | None) -> float | None:
+    """Row twin of :func:`parse_number`."""
+    text = trim_text(value)
+    if text is None:
+        return None
+    text = text.replace(",", ".", 1) if "," in text and "." not in text else text.replace(",", "")
+    if text.isascii() and _DECIMAL.fullmatch(text):  # (IGNORECASE also folds 'ı' to 'i')
+        return float(text)
+    return _vectorised(parse_number, value)  # type: ignore[no-any-return]
 
 
 def not_numeric(column: str) -> pl.Expr:
@@ -159,7 +207,7 @@ def parse_timestamps(values: pl.Series, time_format: str | None = None) -> pl.Se
         return moment.dt.epoch("ms").rename(values.name)
     if values.dtype.is_numeric():
         return _epoch_to_ms(values.cast(pl.Float64))
-    text = values.cast(pl.Utf8).str.strip_chars()
+    text = values.cast(pl.Utf8).str.strip_chars(WHITESPACE)
     result = pl.Series(values.name, [None] * len(values), dtype=pl.Int64)
     if time_format:
         parsed = text.str.to_datetime(time_format, strict=False, time_unit="ms")
@@ -175,10 +223,77 @@ def parse_timestamps(values: pl.Series, time_format: str | None = None) -> pl.Se
         if parsed.dtype.time_zone:  # type: ignore[attr-defined]
             parsed = parsed.dt.convert_time_zone("UTC")
         result = result.fill_null(parsed.dt.epoch("ms"))
-    todo = result.is_null() & text.str.contains(r"^\d{9,19}(\.\d+)?$")
-    if todo.any():
-        result = result.fill_null(_epoch_to_ms(text.cast(pl.Float64, strict=False)))
+    todo = result.is_null() & text.str.contains(EPOCH_TEXT).fill_null(False)
+    if todo.any():  # only text that looks like an epoch, whatever else the chunk holds
+        epoch = _epoch_to_ms(text.cast(pl.Float64, strict=False))
+        result = result.zip_with(~todo, epoch)
     return result.rename(values.name)
+
+
+#: The ISO 8601 shapes read in plain Python: date, date hh:mm, date hh:mm:ss[.f][Z|±hh[:]mm].
+_ISO = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T]([0-9]{2}):([0-9]{2})"
+    r"(?::([0-9]{2})(?:\.([0-9]+))?(?:([zZ])|([+-])([0-9]{2}):?([0-9]{2}))?)?)?"
+)
+_EPOCH = re.compile(r"[0-9]{9,19}(?:\.[0-9]+)?")
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+
+
+def timestamp_of(value: str | None, time_format: str | None = None) -> int | None:
+    """Row twin of :func:`parse_timestamps` for one text.
+
+    ISO 8601 text of the usual shapes and epoch numbers are read here; anything else (other
+    layouts the vectorised reader is lenient about, invalid dates, leap seconds, non-ASCII)
+    is handed to :func:`parse_timestamps` itself.
+    """
+    if value is None:
+        return None
+    text = value.strip(WHITESPACE)
+    if not text:
+        return None
+    if time_format is None and text.isascii():
+        if _EPOCH.fullmatch(text):
+            return _epoch_ms(float(text))
+        found = _ISO.fullmatch(text)
+        if found:
+            ms = _iso_ms(found.groups())
+            if ms is not None:
+                return ms
+    parsed = parse_timestamps(pl.Series("t", [value], dtype=pl.Utf8), time_format)[0]
+    return None if parsed is None else int(parsed)
+
+
+def _iso_ms(parts: Sequence[str | None]) -> int | None:
+    """Epoch milliseconds of matched ISO parts, or None when polars must decide."""
+    year, month, day, hour, minute, second, fraction, _zulu, sign, off_h, off_m = parts
+    if sign is not None and (int(off_h or 0) > 23 or int(off_m or 0) > 59):
+        return None
+    h, m, s = int(hour or 0), int(minute or 0), int(second or 0)
+    if h > 23 or m > 59 or s > 59:
+        return None
+    try:
+        days = date(int(year or 0), int(month or 0), int(day or 0)).toordinal() - _EPOCH_DAY
+    except ValueError:
+        return None
+    ms = ((days * 24 + h) * 60 + m) * 60_000 + s * 1000 + int((fraction or "").ljust(3, "0")[:3])
+    if sign is not None:
+        offset = (int(off_h or 0) * 60 + int(off_m or 0)) * 60_000
+        ms -= offset if sign == "+" else -offset
+    return ms
+
+
+def _epoch_ms(number: float) -> int:
+    """Row twin of :func:`_epoch_to_ms` (same magnitudes, half-to-even rounding)."""
+    magnitude = abs(number)
+    if magnitude < 1e11:
+        scaled = number * 1000
+    elif magnitude < 1e14:
+        scaled = number
+    elif magnitude < 1e17:
+        scaled = number / 1000
+    else:
+        scaled = number / 1e6
+    return round(scaled)
 
 
 def _epoch_to_ms(numbers: pl.Series) -> pl.Series:
@@ -207,20 +322,52 @@ def timestamp_bounds(now_ms: int) -> tuple[int, int]:
 
 def event_type_expr(column: str, default: str | None) -> pl.Expr:
     """Canonical event type from names like GA4/Segment's, or ``default`` when missing."""
-    text = trimmed(column).str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
+    text = trimmed(column).str.to_lowercase().str.replace_all(NAME_SEPARATORS, "_")
     mapped = text.replace_strict(EVENT_TYPE_ALIASES, default=text, return_dtype=pl.Utf8)
     return mapped if default is None else mapped.fill_null(pl.lit(default))
 
 
+_NAME_SEPARATORS = re.compile(NAME_SEPARATORS)
+
+
+def event_type_of(value: str | None, default: str | None) -> str | None:
+    """Row twin of :func:`event_type_expr` (non-ASCII names are lowercased by polars)."""
+    text = trim_text(value)
+    if text is None:
+        return default
+    if not text.isascii():
+        return _vectorised(lambda c: event_type_expr(c, default), value)  # type: ignore[no-any-return]
+    name = _NAME_SEPARATORS.sub("_", text.lower())
+    return EVENT_TYPE_ALIASES.get(name, name)
+
+
 def is_known_event_type(expr: pl.Expr) -> pl.Expr:
-    """True where the (mapped) event type is one storewise knows."""
-    return expr.is_in(EVENT_TYPES)
+    """True where the (mapped) event type is one storewise knows (a missing one is not)."""
+    return expr.is_in(EVENT_TYPES).fill_null(False)
 
 
 def normalise_numeric_id(column: str) -> pl.Expr:
     """Ids exported through spreadsheets as floats (``17850.0``) back to ``17850``."""
     text = trimmed(column)
     return text.str.replace(r"^(\d+)\.0+$", "$1")
+
+
+_NUMERIC_ID = re.compile(r"([0-9]+)\.0+")
+
+
+def numeric_id_of(value: str | None) -> str | None:
+    """Row twin of :func:`normalise_numeric_id` (non-ASCII digits are polars' to judge)."""
+    text = trim_text(value)
+    if text is None:
+        return None
+    if not text.isascii():
+        return _vectorised(normalise_numeric_id, value)  # type: ignore[no-any-return]
+    found = _NUMERIC_ID.fullmatch(text)
+    return found.group(1) if found else text
+
+
+def _digest(key: str) -> str:
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 def stable_ids(frame: pl.DataFrame, columns: Sequence[str], namespace: str) -> pl.Series:
@@ -232,11 +379,15 @@ def stable_ids(frame: pl.DataFrame, columns: Sequence[str], namespace: str) -> p
     keys = frame.select(
         pl.concat_str(
             [pl.lit(namespace), *(pl.col(c).cast(pl.Utf8).fill_null("") for c in present)],
-            separator="\x1f",
+            separator=ID_SEPARATOR,
         )
     ).to_series()
-    digests = [hashlib.blake2b(k.encode(), digest_size=16).hexdigest() for k in keys]
-    return pl.Series("event_id", digests, dtype=pl.Utf8)
+    return pl.Series("event_id", [_digest(k) for k in keys], dtype=pl.Utf8)
+
+
+def stable_id(namespace: str, values: Sequence[str | None]) -> str:
+    """Row twin of :func:`stable_ids`: the id of one row's text values."""
+    return _digest(ID_SEPARATOR.join([namespace, *(v if v is not None else "" for v in values)]))
 
 
 def too_long(*columns: str) -> pl.Expr:

@@ -19,22 +19,20 @@ from typing import Any
 import polars as pl
 
 from storewise.errors import InputError
+from storewise.ingest import events as events_rules
 from storewise.ingest.clean import (
     IngestReport,
     Rules,
-    event_type_expr,
-    is_known_event_type,
     normalise_numeric_id,
     not_numeric,
     parse_bool,
     parse_number,
     parse_timestamps,
-    stable_ids,
     timestamp_bounds,
     too_long,
     trimmed,
 )
-from storewise.ingest.presets import Prepared, Preset, get_preset, resolve_columns
+from storewise.ingest.presets import Preset, get_preset, resolve_columns
 from storewise.ingest.sources import BadRow, Chunk, Source
 from storewise.schema import PURPOSES
 from storewise.store.base import StoreWriter
@@ -117,23 +115,7 @@ def _select_canonical(
     return out.with_columns(strings) if strings else out
 
 
-_EVENT_WANTED = (
-    "event_id",
-    "customer_id",
-    "anonymous_id",
-    "session_id",
-    "item_id",
-    "event_type",
-    "quantity",
-    "price",
-    "value",
-    "order_id",
-    "timestamp",
-    "query",
-    "title",
-    "category",
-    "country",
-)
+_EVENT_WANTED = events_rules.WANTED
 
 
 class Converter:
@@ -145,122 +127,26 @@ class Converter:
         self.source = source[:100]
         self.low, self.high = timestamp_bounds(now_ms())
 
+    @property
+    def params(self) -> dict[str, Any]:
+        """Values the event rule tables read: the plausible time window and the source."""
+        return {"low": self.low, "high": self.high, "source": self.source}
+
     # -- events and orders -------------------------------------------------------------------
     def events(
         self, raw: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame, Counter[str], Counter[str]]:
         """(canonical events, rejected rows, repairs, notes) of one chunk."""
-        raw = raw.with_columns(pl.lit(True).alias("is_product"))
-        ids = trimmed("event_id")
-        hashed = stable_ids(raw, [c for c in _EVENT_WANTED if c != "event_id"], self.preset.name)
-        raw = raw.with_columns(pl.coalesce(ids, pl.lit(hashed)).alias("event_id"))
-        prepared = self.preset.prepare(raw) if self.preset.prepare else Prepared(raw)
-        frame = prepared.frame
-        frame = frame.with_columns(
-            parse_timestamps(frame["timestamp"], self.time_format).alias("_ts"),
-            normalise_numeric_id("customer_id").alias("_customer"),
-            event_type_expr("event_type", self.preset.default_event_type).alias("_type"),
-            parse_number("quantity").alias("_qty"),
-            parse_number("price").alias("_price"),
-            parse_number("value").alias("_value"),
-        )
-        sale = pl.col("_type").is_in(["purchase", "return"])
-        rules = Rules()
-        rules.reject(
-            "missing customer_id (and no anonymous_id)",
-            pl.col("_customer").is_null() & trimmed("anonymous_id").is_null(),
-        )
-        rules.reject(
-            "missing item_id", trimmed("item_id").is_null() & (pl.col("_type") != "search")
-        )
-        rules.reject(
-            "id longer than 200 characters",
-            too_long(
-                "customer_id", "anonymous_id", "item_id", "order_id", "session_id", "event_id"
-            ),
-        )
-        rules.reject("missing timestamp", pl.col("timestamp").is_null())
-        rules.reject("unparseable timestamp", pl.col("_ts").is_null())
-        rules.reject(
-            "timestamp out of range (before 1990 or more than a day ahead)",
-            (pl.col("_ts") < self.low) | (pl.col("_ts") > self.high),
-        )
-        rules.reject("unknown event type", ~is_known_event_type(pl.col("_type")))
-        rules.reject("non-numeric quantity", not_numeric("quantity"))
-        rules.reject("zero quantity", pl.col("_qty") == 0)
-        rules.reject("negative quantity", (pl.col("_qty") < 0) & ~sale)
-        rules.reject("non-numeric price", not_numeric("price"))
-        rules.reject("price <= 0 on a purchase or return", (pl.col("_price") <= 0) & sale)
-        rules.reject("negative price", pl.col("_price") < 0)
-        rules.reject("non-numeric value", not_numeric("value"))
-        good, bad = rules.split(frame)
+        return events_rules.convert_frame(raw, self.preset, self.time_format, self.params)
 
-        repairs = Counter[str]()
-        checks: list[tuple[str, pl.Expr]] = [
-            *prepared.repairs,
-            (
-                "customer id normalised (e.g. 17850.0 -> 17850)",
-                trimmed("customer_id") != pl.col("_customer"),
-            ),
-            ("missing quantity set to 1", pl.col("_qty").is_null() & trimmed("quantity").is_null()),
-            (
-                "negative quantity on a purchase stored as a return",
-                (pl.col("_qty") < 0) & (pl.col("_type") == "purchase"),
-            ),
-            (
-                "event name mapped to a storewise type (e.g. view_item -> view)",
-                trimmed("event_type").is_not_null() & (trimmed("event_type") != pl.col("_type")),
-            ),
-        ]
-        notes = Counter[str]()
-        if good.height:
-            counts = good.select(
-                [e.fill_null(False).sum().alias(str(i)) for i, (_, e) in enumerate(checks)]
-            )
-            for (reason, _), value in zip(checks, counts.row(0), strict=True):
-                if value:
-                    repairs[reason] += int(value)
-            if prepared.notes:
-                counts = good.select(
-                    [
-                        e.fill_null(False).sum().alias(str(i))
-                        for i, (_, e) in enumerate(prepared.notes)
-                    ]
-                )
-                for (reason, _), value in zip(prepared.notes, counts.row(0), strict=True):
-                    if value:
-                        notes[reason] += int(value)
-        qty = pl.col("_qty").fill_null(1.0)
-        kind = (
-            pl.when((qty < 0) & (pl.col("_type") == "purchase"))
-            .then(pl.lit("return"))
-            .otherwise(pl.col("_type"))
-        )
-        sign = pl.when(kind == "return").then(-1.0).otherwise(1.0)
-        value = pl.coalesce(pl.col("_value").abs(), pl.col("_price") * qty.abs()) * sign
-        events = good.select(
-            "event_id",
-            pl.col("_customer").alias("customer_id"),
-            trimmed("anonymous_id").alias("anonymous_id"),
-            trimmed("session_id").alias("session_id"),
-            trimmed("item_id").alias("item_id"),
-            kind.alias("event_type"),
-            qty.abs().alias("quantity"),
-            pl.col("_price").alias("price"),
-            pl.when(pl.col("_type").is_in(["purchase", "return", "rating"]))
-            .then(pl.when(pl.col("_type") == "rating").then(pl.col("_value")).otherwise(value))
-            .otherwise(pl.col("_value"))
-            .alias("value"),
-            trimmed("order_id").alias("order_id"),
-            pl.col("_ts").alias("ts"),
-            pl.lit(self.source).alias("source"),
-            trimmed("query").alias("query"),
-            trimmed("title").alias("title"),
-            trimmed("category").alias("category"),
-            trimmed("country").alias("country"),
-            pl.col("is_product"),
-        )
-        return events, bad, repairs, notes
+    def event_rows(
+        self, raw: Sequence[Mapping[str, str | None]]
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[int, str]], Counter[str]]:
+        """The same rules row by row for a few records: (stored-column tuples, (index, reason)
+        rejections, repairs); only for presets without preparation and no time format."""
+        if self.time_format is not None:
+            raise ValueError("row-by-row conversion reads the default timestamp layouts only")
+        return events_rules.convert_rows(raw, self.preset, self.params)
 
     # -- catalog ------------------------------------------------------------------------------
     def items(

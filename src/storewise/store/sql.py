@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from storewise.store.base import (
     Erasure,
     EventWrite,
 )
+from storewise.store.locks import WriteLock
 from storewise.store.tables import (
     audit_log,
     consents,
@@ -46,6 +47,12 @@ from storewise.store.tables import (
 _ITEM_FIELDS = ("title", "description", "category", "brand", "price", "currency", "in_stock")
 _CUSTOMER_FIELDS = ("country", "created_at", "attributes")
 _IN_CHUNK = 500
+#: Event batches up to this size are written with plain Python steps (API requests).
+_SMALL_BATCH = 64
+_EVENT_FRAME = pl.Schema(EVENT_SCHEMA)
+_AT = {c: i for i, c in enumerate(EVENT_COLUMNS)}
+#: How long SQLite waits for its write lock, and a writer for the cross-process write lock.
+BUSY_TIMEOUT_S = 30
 
 
 def now_ms() -> int:
@@ -63,7 +70,7 @@ def normalise_url(url: str) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA cache_size=-131072")  # 128 MiB: bulk imports touch four B-trees
@@ -82,7 +89,9 @@ def create_engine(url: str) -> sa.Engine:
                 url, connect_args={"check_same_thread": False}, poolclass=sa.StaticPool
             )
         else:
-            engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            engine = sa.create_engine(
+                url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+            )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql"):
@@ -143,18 +152,22 @@ class SqlWriter:
             found.update({a: c for a, c in rows})
         return found
 
-    def _ensure_customers(self, frame: pl.DataFrame) -> None:
+    @staticmethod
+    def _first_seen(frame: pl.DataFrame) -> list[tuple[str, int]]:
+        """(customer, earliest ts) of every customer in a frame with customer_id and ts."""
         first = (
             frame.filter(pl.col("customer_id").is_not_null())
             .group_by("customer_id")
             .agg(pl.col("ts").min().alias("created_at"))
         )
-        if first.height == 0:
+        return first.rows()
+
+    def _ensure_customers(self, first_seen: Sequence[tuple[str, int]]) -> None:
+        """Create customers not stored yet, created at their earliest event."""
+        if not first_seen:
             return
         stamp = now_ms()
-        rows = [
-            {"customer_id": c, "created_at": t, "updated_at": stamp} for c, t in first.iter_rows()
-        ]
+        rows = [{"customer_id": c, "created_at": t, "updated_at": stamp} for c, t in first_seen]
         self._conn.execute(self._insert(customers).on_conflict_do_nothing(), rows)
 
     def _ensure_items(self, ids: Sequence[str]) -> None:
@@ -164,13 +177,22 @@ class SqlWriter:
         rows = [{"item_id": i, "updated_at": stamp} for i in ids]
         self._conn.execute(self._insert(items).on_conflict_do_nothing(), rows)
 
-    def _insert_events(self, frame: pl.DataFrame) -> int:
-        rows = frame.select(EVENT_COLUMNS).rows()
+    def _insert_events(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert event rows (store column order), ignoring stored event ids: rows inserted."""
         if not rows:
             return 0
         columns = ", ".join(EVENT_COLUMNS)
         cursor = self._cursor()
         try:
+            if self._dialect == "postgresql" and len(rows) <= _SMALL_BATCH:
+                # A few rows: one statement, no temporary table created per transaction.
+                one = "(" + ", ".join("%s" for _ in EVENT_COLUMNS) + ")"
+                cursor.execute(
+                    f"INSERT INTO events ({columns}) VALUES {', '.join([one] * len(rows))} "
+                    "ON CONFLICT (event_id) DO NOTHING",
+                    [value for row in rows for value in row],
+                )
+                return int(cursor.rowcount)
             if self._dialect == "sqlite":
                 marks = ", ".join("?" for _ in EVENT_COLUMNS)
                 cursor.executemany(
@@ -200,12 +222,18 @@ class SqlWriter:
         """Insert events, ignoring event_ids already stored; stitch identities they carry."""
         if events.height == 0:
             return EventWrite(0, 0)
-        frame = events.select(
-            [
-                (pl.col(c) if c in events.columns else pl.lit(None)).cast(t).alias(c)
-                for c, t in EVENT_SCHEMA.items()
-            ]
+        frame = (
+            events
+            if events.schema == _EVENT_FRAME
+            else events.select(
+                [
+                    (pl.col(c) if c in events.columns else pl.lit(None)).cast(t).alias(c)
+                    for c, t in EVENT_SCHEMA.items()
+                ]
+            )
         )
+        if frame.height <= _SMALL_BATCH:
+            return self._add_event_rows(frame.rows())
         for required in ("event_id", "event_type", "ts"):
             if frame[required].null_count():
                 raise InputError(f"every event needs {required} before it is stored")
@@ -216,8 +244,8 @@ class SqlWriter:
             .group_by("anonymous_id")
             .agg(pl.col("customer_id").sort_by("ts").first(), pl.col("ts").min())
         )
-        self._ensure_customers(frame)
-        linked, _moved = self._link_many(pairs.rows()) if pairs.height else (0, 0)
+        self._ensure_customers(self._first_seen(frame))
+        linked = self._link_many(pairs.rows(), new_customers=False)[0] if pairs.height else 0
         guests = frame.filter(pl.col("customer_id").is_null())["anonymous_id"].unique()
         links = self._lookup_links([a for a in guests.to_list() if a is not None])
         if links:
@@ -232,8 +260,44 @@ class SqlWriter:
             )
         item_ids = frame["item_id"].drop_nulls().unique().to_list()
         self._ensure_items(item_ids)
-        stored = self._insert_events(frame)
+        stored = self._insert_events(frame.select(EVENT_COLUMNS).rows())
         return EventWrite(stored=stored, duplicates=frame.height - stored, linked=linked)
+
+    def _add_event_rows(self, rows: list[tuple[Any, ...]]) -> EventWrite:
+        """The steps of :meth:`add_events` in plain Python, for a few rows (no polars work)."""
+        for required in ("event_id", "event_type", "ts"):
+            at = _AT[required]
+            if any(r[at] is None for r in rows):
+                raise InputError(f"every event needs {required} before it is stored")
+        cid, aid, ts, qty, item = (
+            _AT[c] for c in ("customer_id", "anonymous_id", "ts", "quantity", "item_id")
+        )
+        rows = [r if r[qty] is not None else (*r[:qty], 1.0, *r[qty + 1 :]) for r in rows]
+        first_seen: dict[str, int] = {}
+        logins: dict[str, tuple[int, str]] = {}  # anonymous id -> (earliest ts, its customer)
+        for r in rows:
+            customer, anonymous, at = r[cid], r[aid], r[ts]
+            if customer is None:
+                continue
+            if customer not in first_seen or at < first_seen[customer]:
+                first_seen[customer] = at
+            if anonymous is not None and (anonymous not in logins or at < logins[anonymous][0]):
+                logins[anonymous] = (at, customer)
+        self._ensure_customers(list(first_seen.items()))
+        pairs = [(a, c, at) for a, (at, c) in logins.items()]
+        linked = self._link_many(pairs, new_customers=False)[0] if pairs else 0
+        guests = list(dict.fromkeys(r[aid] for r in rows if r[cid] is None and r[aid] is not None))
+        links = self._lookup_links(guests)
+        if links:
+            rows = [
+                (*r[:cid], links[r[aid]], *r[cid + 1 :])
+                if r[cid] is None and r[aid] in links
+                else r
+                for r in rows
+            ]
+        self._ensure_items(list(dict.fromkeys(r[item] for r in rows if r[item] is not None)))
+        stored = self._insert_events(rows)
+        return EventWrite(stored=stored, duplicates=len(rows) - stored, linked=linked)
 
     def link_identity(self, anonymous_id: str, customer_id: str, at_ms: int) -> int:
         """Link an anonymous id to a customer; returns events re-attributed to the customer.
@@ -246,17 +310,21 @@ class SqlWriter:
         """(1 if the link is new else 0, events re-attributed)."""
         return self._link_many([(anonymous_id, customer_id, at_ms)])
 
-    def _link_many(self, pairs: Sequence[tuple[str, str, int]]) -> tuple[int, int]:
+    def _link_many(
+        self, pairs: Sequence[tuple[str, str, int]], *, new_customers: bool = True
+    ) -> tuple[int, int]:
         """Link many (anonymous id, customer, time) at once: (new links, events moved).
 
         Set-based (a few statements per batch, not per login), so imports with many logins
-        stay fast on PostgreSQL too.
+        stay fast on PostgreSQL too. ``new_customers=False`` when the caller has already
+        created the customers (``add_events`` does, from the same rows).
         """
-        stamp = now_ms()
-        self._conn.execute(
-            self._insert(customers).on_conflict_do_nothing(),
-            [{"customer_id": c, "created_at": at, "updated_at": stamp} for _, c, at in pairs],
-        )
+        if new_customers:
+            stamp = now_ms()
+            self._conn.execute(
+                self._insert(customers).on_conflict_do_nothing(),
+                [{"customer_id": c, "created_at": at, "updated_at": stamp} for _, c, at in pairs],
+            )
         before = self._lookup_links([a for a, _, _ in pairs])
         fresh = [(a, c, at) for a, c, at in pairs if a not in before]
         if fresh:
@@ -375,7 +443,9 @@ class SqlWriter:
             .sort("at")
             .unique(["customer_id", "purpose"], keep="last")
         )
-        self._ensure_customers(frame.select("customer_id", pl.col("at").alias("ts")))
+        self._ensure_customers(
+            self._first_seen(frame.select("customer_id", pl.col("at").alias("ts")))
+        )
         statement = self._insert(consents)
         newer = statement.excluded.at >= consents.c.at
         statement = statement.on_conflict_do_update(
@@ -413,6 +483,12 @@ class SqlStore:
         self.cipher = cipher
         self.dialect = engine.dialect.name
         self._ph = "?" if self.dialect == "sqlite" else "%s"
+        database = engine.url.database if self.dialect == "sqlite" else None
+        self._write_lock = (
+            WriteLock(Path(f"{Path(database).resolve()}.lock"), BUSY_TIMEOUT_S)
+            if database and database != ":memory:" and not database.startswith("file:")
+            else None
+        )
 
     @classmethod
     def open(cls, url: str, *, cipher: FieldCipher | None = None, upgrade: bool = True) -> SqlStore:
@@ -432,7 +508,17 @@ class SqlStore:
 
     @contextmanager
     def writer(self) -> Iterator[SqlWriter]:
-        """A writer whose work commits when the block ends cleanly, else rolls back."""
+        """A writer whose work commits when the block ends cleanly, else rolls back.
+
+        On an SQLite file the transaction runs under the cross-process write lock
+        (:mod:`storewise.store.locks`), so writers queue instead of sleep-polling.
+        """
+        lock = self._write_lock.hold() if self._write_lock else nullcontext()
+        with lock, self._transaction() as writer:
+            yield writer
+
+    @contextmanager
+    def _transaction(self) -> Iterator[SqlWriter]:
         try:
             with self.engine.begin() as conn:
                 yield SqlWriter(conn, self.cipher)

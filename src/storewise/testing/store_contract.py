@@ -6,6 +6,7 @@ a personal-field cipher; every test must pass on SQLite and on PostgreSQL alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -14,9 +15,51 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from storewise.errors import ConfigError, NotFound, StoreError
+from storewise.errors import ConfigError, InputError, NotFound, StoreError
+from storewise.store import sql
 from storewise.store.tables import metadata
 from storewise.testing.fixtures import T0, tiny_events, tiny_items
+
+
+def _mixed_events(prefix: str, copies: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(earlier guest rows, a batch with logins, guests, repeats and missing quantities), every
+    id under ``prefix`` so two copies can live in one store."""
+    rows = []
+    for n in range(copies):
+        for i, (customer, anonymous, kind) in enumerate(
+            [
+                (f"c{n % 3}", None, "view"),
+                (None, f"a{n}", "view"),  # a guest, before the login below
+                (f"c{n % 3}", f"a{n}", "add_to_cart"),  # login: links a{n} to c{n % 3}
+                (None, f"a{n}", "purchase"),  # after the login: attributed at once
+                (f"c{n % 2 + 5}", f"a{n % 2}", "view"),  # a second claim on a shared device
+                (None, f"g{n}", "view"),  # a guest who never logs in
+                (None, "old", "view"),  # a guest whose earlier rows were linked before
+            ]
+        ):
+            rows.append((f"e{n}-{i}", customer, anonymous, f"i{(n + i) % 7}", kind, T0 - n * 7 - i))
+    earlier = [
+        ("pre-1", "c9", "old", "i1", "view", T0 - 10**6),
+        ("pre-2", None, "a0", "i2", "view", T0),
+    ]
+    schema = {
+        "event_id": pl.Utf8,
+        "customer_id": pl.Utf8,
+        "anonymous_id": pl.Utf8,
+        "item_id": pl.Utf8,
+        "event_type": pl.Utf8,
+        "ts": pl.Int64,
+    }
+
+    def frame(data: Sequence[tuple[object, ...]]) -> pl.DataFrame:
+        out = pl.DataFrame(data, schema=schema, orient="row")
+        ids = ["event_id", "customer_id", "anonymous_id", "item_id"]
+        return out.with_columns((pl.lit(prefix) + pl.col(c)).alias(c) for c in ids).with_columns(
+            pl.when(pl.col("event_type") == "view").then(None).otherwise(2.0).alias("quantity")
+        )
+
+    batch = frame(rows)
+    return frame(earlier), pl.concat([batch, batch.head(3)])  # three repeated event ids
 
 
 class StoreContract:
@@ -30,6 +73,44 @@ class StoreContract:
         assert (first.stored, first.duplicates) == (11, 0)
         assert (again.stored, again.duplicates) == (0, 11)
         assert store.stats()["events"]["total"] == 11
+
+    @pytest.mark.parametrize("copies", [1, 12])
+    def test_small_and_bulk_event_writes_agree(
+        self, store: Any, monkeypatch: pytest.MonkeyPatch, copies: int
+    ) -> None:
+        """The few-rows path (API requests) and the bulk path store and link the same."""
+        results = {}
+        for path, limit in (("small-", 10**6), ("bulk-", 0)):
+            monkeypatch.setattr(sql, "_SMALL_BATCH", limit)
+            earlier, batch = _mixed_events(path, copies)
+            with store.writer() as writer:
+                writer.add_events(earlier)
+            with store.writer() as writer:
+                results[path] = writer.add_events(batch)
+        assert results["small-"] == results["bulk-"]
+        assert results["small-"].duplicates == 3
+
+        def strip(prefix: str, sql_text: str) -> list[tuple[Any, ...]]:
+            rows = store._fetch(sql_text, (prefix + "%",))
+            return sorted(
+                tuple(v.removeprefix(prefix) if isinstance(v, str) else v for v in row)
+                for row in rows
+            )
+
+        for table, query in (
+            ("events", "SELECT * FROM events WHERE event_id LIKE ?"),
+            ("customers", "SELECT customer_id, created_at FROM customers WHERE customer_id LIKE ?"),
+            ("identities", "SELECT * FROM identities WHERE anonymous_id LIKE ?"),
+            ("items", "SELECT item_id, is_product FROM items WHERE item_id LIKE ?"),
+        ):
+            assert strip("small-", query) == strip("bulk-", query), table
+
+    def test_events_without_required_fields_are_refused(self, store: Any) -> None:
+        for batch in (tiny_events(), pl.concat([tiny_events()] * 7)):
+            broken = batch.with_columns(pl.lit(None, pl.Int64).alias("ts"))
+            with pytest.raises(InputError, match="needs ts"), store.writer() as writer:
+                writer.add_events(broken)
+        assert store.stats()["events"]["total"] == 0
 
     def test_duplicates_within_one_batch_are_counted(self, store: Any) -> None:
         events = pl.concat([tiny_events(), tiny_events().head(3)])

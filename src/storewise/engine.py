@@ -26,7 +26,7 @@ import polars as pl
 
 from storewise import artifacts
 from storewise.errors import ArtifactError, InputError, NotFitted, NotFound, StorewiseError
-from storewise.ingest.records import RecordsReport, ingest_records
+from storewise.ingest.records import RecordsReport, check_records
 from storewise.privacy.erasure import forget_in_bundle
 from storewise.recommend import bundle
 from storewise.recommend.base import HISTORY_SCHEMA, History, top_n
@@ -687,8 +687,9 @@ class Engine:
 
         Returns what was stored, already there (duplicate event ids) and rejected, by position.
         """
+        checked = check_records(kind, records, source=source)  # outside the write lock
         with self.store.writer() as writer:
-            report = ingest_records(writer, kind, records, source=source)
+            report = checked.write(writer)
         if kind == "items":
             self.refresh_catalog()
         return report

@@ -117,37 +117,63 @@ def convert_events(
     return events, _rejects(bad), repairs
 
 
+@dataclass
+class CheckedRecords:
+    """Records validated and cleaned, ready to be written (see :func:`check_records`)."""
+
+    kind: str
+    received: int
+    rows: pl.DataFrame
+    consents: pl.DataFrame | None = None
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    repaired: Counter[str] = field(default_factory=Counter)
+
+    def write(self, writer: StoreWriter) -> RecordsReport:
+        """Store the rows inside ``writer``'s transaction and report the outcome."""
+        report = RecordsReport(
+            received=self.received, rejected=self.rejected, repaired=Counter(self.repaired)
+        )
+        if self.kind == "events":
+            result = writer.add_events(self.rows)
+            report.stored, report.duplicates, report.linked = (
+                result.stored,
+                result.duplicates,
+                result.linked,
+            )
+        elif self.kind == "items":
+            report.stored = writer.upsert_items(self.rows)
+        else:
+            report.stored = writer.upsert_customers(self.rows)
+            if self.consents is not None:
+                writer.set_consents(self.consents)
+        return report
+
+
+def check_records(
+    kind: str, records: Sequence[Mapping[str, Any]], *, source: str = "api"
+) -> CheckedRecords:
+    """Validate and clean records of one kind (events, items, customers), before any write,
+    so the CPU work stays outside the store's write transaction (and its write lock)."""
+    if kind not in ("events", "items", "customers"):
+        raise InputError(f"unknown record kind {kind!r}")
+    if not records:
+        return CheckedRecords(kind, 0, pl.DataFrame())
+    converter = Converter(get_preset(None, kind), None, source)
+    if kind == "events":
+        events, rejected, repairs = convert_events(converter, records)
+        return CheckedRecords(kind, len(records), events, rejected=rejected, repaired=repairs)
+    if kind == "items":
+        items, bad, repairs = converter.items(_frame(records, ITEM_FIELDS), [])
+        unique = items.unique("item_id", keep="last")
+        return CheckedRecords(kind, len(records), unique, None, _rejects(bad), repairs)
+    raw = _frame(records, CUSTOMER_FIELDS)
+    profiles, consents, bad, repairs = converter.customers(raw, [])
+    unique = profiles.unique("customer_id", keep="last")
+    return CheckedRecords(kind, len(records), unique, consents, _rejects(bad), repairs)
+
+
 def ingest_records(
     writer: StoreWriter, kind: str, records: Sequence[Mapping[str, Any]], *, source: str = "api"
 ) -> RecordsReport:
     """Validate and store records of one kind (events, items, customers) inside ``writer``."""
-    if kind not in ("events", "items", "customers"):
-        raise InputError(f"unknown record kind {kind!r}")
-    report = RecordsReport(received=len(records))
-    if not records:
-        return report
-    preset = get_preset(None, kind)
-    converter = Converter(preset, None, source)
-    if kind == "events":
-        events, rejected, repairs = convert_events(converter, records)
-        result = writer.add_events(events)
-        report.stored, report.duplicates, report.linked = (
-            result.stored,
-            result.duplicates,
-            result.linked,
-        )
-        report.repaired.update(repairs)
-        report.rejected = rejected
-        return report
-    if kind == "items":
-        raw = _frame(records, ITEM_FIELDS)
-        items, bad, repairs = converter.items(raw, [])
-        report.stored = writer.upsert_items(items.unique("item_id", keep="last"))
-    else:
-        raw = _frame(records, CUSTOMER_FIELDS)
-        profiles, consents, bad, repairs = converter.customers(raw, [])
-        report.stored = writer.upsert_customers(profiles.unique("customer_id", keep="last"))
-        writer.set_consents(consents)
-    report.repaired.update(repairs)
-    report.rejected = _rejects(bad)
-    return report
+    return check_records(kind, records, source=source).write(writer)

@@ -38,6 +38,8 @@ def test_generic_orders_are_stored_and_accounted(tmp_path: Path, sqlite_store: S
     assert (report.rows_read, report.stored, report.duplicates) == (3, 3, 0)
     assert report.accounted
     assert report.repaired["missing quantity set to 1"] == 1
+    stored = sqlite_store.reports()[0]["report"]
+    assert stored["stored"] == 3 and stored["seconds"] > 0  # the stored report is complete
     events = sqlite_store.events().sort("ts", "item_id")
     assert events["value"].to_list() == [7.0, 9.99, 3.5]
     items = {r["item_id"]: r for r in sqlite_store.items().to_dicts()}

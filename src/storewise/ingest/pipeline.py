@@ -353,6 +353,7 @@ def ingest(
                 _ingest_file(
                     writer, source, columns, chosen, kind, time_format, report, rejects, progress
                 )
+            report.seconds = time.perf_counter() - started  # the stored report says it too
             writer.record_report(kind, report.files, report.to_dict())
     except BaseException:
         rejects.abort()

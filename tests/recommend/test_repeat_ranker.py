@@ -104,3 +104,15 @@ def test_one_history_scored_by_two_models_gets_each_models_answer() -> None:
     )
     first.score([history])
     np.testing.assert_allclose(second.score([history]), alone)
+
+
+def test_a_bundle_from_before_the_ranker_still_loads_and_scores() -> None:
+    dataset = Dataset.from_frames(_shop())
+    model = Repurchase().fit(dataset)
+    config, meta, arrays = model.export()
+    old = {k: v for k, v in arrays.items() if k != "item_stats" and not k.startswith("ranker.")}
+    loaded = Repurchase.from_state(config, meta, old)
+    assert loaded.ranker is None
+    events = dataset.events.filter(pl.col("customer_idx") == 0).select(list(HISTORY_SCHEMA))
+    scores = loaded.score([History(events, now_ms=dataset.as_of_ms)])[0]
+    assert np.isfinite(scores[dataset.item_index("staple-0")])

@@ -240,6 +240,7 @@ class Repurchase(Recommender):
         self.cycle_days = arrays["cycle_days"]
         self.habits = sparse_from("habits", arrays)
         self.by_item = sp.csc_matrix(self.habits)
-        self.item_stats = arrays["item_stats"]
-        self.ranker = RepeatRanker.from_arrays(arrays)
+        # bundles written before the learned ranker existed keep serving with decayed counts
+        self.item_stats = arrays.get("item_stats", np.zeros((self.propensity.size, 0), np.float32))
+        self.ranker = RepeatRanker.from_arrays(arrays) if "item_stats" in arrays else None
         self._token = object()

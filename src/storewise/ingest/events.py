@@ -34,20 +34,11 @@ from storewise.ingest.exprs import X, any_of, coalesce, col, lit, param, text, w
 from storewise.ingest.presets import Prepared, Preset
 from storewise.schema import EVENT_COLUMNS, EVENT_TYPES
 
-#: Canonical columns an event chunk is mapped to before the rules run.
+#: Canonical columns an event chunk is mapped to before the rules run: the store's event
+#: columns as they arrive (``timestamp`` before parsing, no ``source``), then the catalog and
+#: profile fields an order line may carry. The order is part of every stable event id.
 WANTED = (
-    "event_id",
-    "customer_id",
-    "anonymous_id",
-    "session_id",
-    "item_id",
-    "event_type",
-    "quantity",
-    "price",
-    "value",
-    "order_id",
-    "timestamp",
-    "query",
+    *("timestamp" if c == "ts" else c for c in EVENT_COLUMNS if c != "source"),
     "title",
     "category",
     "country",

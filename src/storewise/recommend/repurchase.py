@@ -32,7 +32,6 @@ from storewise.recommend.base import (
 from storewise.recommend.neighbors import row_normalise
 from storewise.recommend.repeat_ranker import (
     RepeatRanker,
-    customer_purchases,
     item_stats,
     learn,
     pair_features,
@@ -126,13 +125,13 @@ class Repurchase(Recommender):
         key = ("repeat", self._token)  # one history may be scored by several fitted models
         for row, history in enumerate(histories):
             if key not in history._cache:
-                lines = customer_purchases(
-                    history.events.with_columns(pl.lit(0, pl.Int32).alias("customer_idx"))
-                ).get(0)
-                items, features = (
-                    pair_features(*lines, self.item_stats)
-                    if lines is not None
-                    else (np.empty(0, np.int64), np.empty((0, 0)))
+                events = history.events
+                bought = (events["event_type"] == "purchase").to_numpy()
+                items, features = pair_features(
+                    events["item_idx"].to_numpy()[bought].astype(np.int64),
+                    [o for o, b in zip(events["order_id"].to_list(), bought, strict=True) if b],
+                    events["ts"].to_numpy()[bought].astype(np.int64),
+                    self.item_stats,
                 )
                 found = self.ranker.probability(features) if items.size else np.empty(0)
                 history._cache[key] = (items, found)

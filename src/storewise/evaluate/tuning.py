@@ -3,8 +3,12 @@
 The most recent ``valid_days`` of the data are held out; every candidate is fitted on the
 rest, scored once for all validation customers, and judged by NDCG@10 in both scenarios
 (discovery: past purchases excluded; repurchase: allowed). Hybrid weights are found by
-coordinate ascent on the candidates' normalised score matrices. The test period of a
-benchmark is never seen here: callers pass only data before it.
+coordinate ascent on the candidates' normalised score matrices. A blend is chosen over the
+best single model only if it wins out of sample by more than one standard error: weights
+searched on one half of the validation customers are judged on the other half (and the
+other way round), because weights searched and judged on the same customers always look
+better than they are. The test period of a benchmark is never seen here: callers pass only
+data before it.
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ class TuneResult:
     best: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-model best config
     choice: dict[str, dict[str, Any]] = field(default_factory=dict)  # scenario -> model spec
     validation: dict[str, dict[str, float]] = field(default_factory=dict)
+    selection: dict[str, dict[str, float]] = field(default_factory=dict)  # blend vs single
     valid_days: float = 0.0
     users: dict[str, int] = field(default_factory=dict)
 
@@ -139,9 +144,19 @@ class _Judge:
             sizes = np.minimum(truth.sum(axis=1), k)
             self.ideal[scenario] = np.cumsum(discount)[sizes - 1]
 
-    def ndcg(self, scores: np.ndarray, scenario: str) -> float:
-        """Mean NDCG@k of ``scores`` (rows = ``self.users``) for a scenario."""
+    def ndcg(self, scores: np.ndarray, scenario: str, subset: np.ndarray | None = None) -> float:
+        """Mean NDCG@k of ``scores`` (rows = ``self.users``) for a scenario's customers
+        (or the ``subset`` of their positions)."""
+        return float(np.mean(self.per_user(scores, scenario, subset)))
+
+    def per_user(
+        self, scores: np.ndarray, scenario: str, subset: np.ndarray | None = None
+    ) -> np.ndarray:
+        """NDCG@k of each of the scenario's customers (or of the ``subset`` positions)."""
         rows = self.rows[scenario]
+        truth, ideal = self.truth[scenario], self.ideal[scenario]
+        if subset is not None:
+            rows, truth, ideal = rows[subset], truth[subset], ideal[subset]
         values = scores[rows].astype(np.float64, copy=True)
         values[~np.isfinite(values)] = -1e30
         if scenario == "discovery":
@@ -149,9 +164,10 @@ class _Judge:
         top = np.argpartition(-values, self.k, axis=1)[:, : self.k]
         order = np.argsort(-np.take_along_axis(values, top, axis=1), axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
-        hits = np.take_along_axis(self.truth[scenario], top, axis=1)
+        hits = np.take_along_axis(truth, top, axis=1)
         dcg = (hits * self.discount).sum(axis=1)
-        return float(np.mean(dcg / self.ideal[scenario]))
+        result: np.ndarray = dcg / ideal
+        return result
 
 
 def tune(
@@ -211,12 +227,21 @@ def tune(
                     best_scores[scenario][name] = (ndcg[scenario], normalised)
                     result.best.setdefault(scenario, {})[name] = config
     for scenario in SCENARIOS:
+        parts = {n: s for n, (_, s) in best_scores[scenario].items()}
         single = max(best_scores[scenario].items(), key=lambda kv: kv[1][0])
-        weights, value = _search_weights(
-            {n: s for n, (_, s) in best_scores[scenario].items()}, judge, scenario, single[0]
+        weights, value = _search_weights(parts, judge, scenario, single[0])
+        gain, error = _out_of_fold_gain(parts, judge, scenario, single[0], rng)
+        say(
+            f"{scenario}: best single {single[0]} {single[1][0]:.4f}, hybrid {value:.4f}"
+            f" (out of fold {gain:+.4f} +- {error:.4f})"
         )
-        say(f"{scenario}: best single {single[0]} {single[1][0]:.4f}, hybrid {value:.4f}")
-        if value > single[1][0] + 1e-4:
+        result.selection[scenario] = {
+            "single": single[1][0],
+            "hybrid": value,
+            "out_of_fold_gain": gain,
+            "standard_error": error,
+        }
+        if len(weights) > 1 and gain > error:
             components = {n: result.best[scenario][n] for n in weights}
             result.choice[scenario] = {
                 "model": "hybrid",
@@ -232,13 +257,45 @@ def tune(
     return result
 
 
+def _out_of_fold_gain(
+    parts: Mapping[str, np.ndarray],
+    judge: _Judge,
+    scenario: str,
+    start: str,
+    rng: np.random.Generator,
+) -> tuple[float, float]:
+    """Mean NDCG gain of the blend over the single model ``start`` on customers its weights
+    were not searched on (two folds), and the standard error of that paired gain."""
+    n = judge.rows[scenario].size
+    if n < 4 or len(parts) < 2:
+        return 0.0, 0.0
+    folds = np.array_split(rng.permutation(n), 2)
+    gains = np.empty(n)
+    for held, searched in ((folds[0], folds[1]), (folds[1], folds[0])):
+        weights, _ = _search_weights(parts, judge, scenario, start, subset=np.sort(searched))
+        held = np.sort(held)
+        blend = np.zeros_like(parts[start], dtype=np.float32)
+        for name, weight in weights.items():
+            blend += np.float32(weight) * parts[name]
+        mixed = judge.per_user(_masked(blend, parts, weights), scenario, held)
+        alone = _masked(parts[start], parts, {start: 1.0})
+        gains[held] = mixed - judge.per_user(alone, scenario, held)
+    return float(gains.mean()), float(gains.std(ddof=1) / np.sqrt(n))
+
+
 def _search_weights(
-    parts: Mapping[str, np.ndarray], judge: _Judge, scenario: str, start: str, rounds: int = 3
+    parts: Mapping[str, np.ndarray],
+    judge: _Judge,
+    scenario: str,
+    start: str,
+    rounds: int = 3,
+    subset: np.ndarray | None = None,
 ) -> tuple[dict[str, float], float]:
-    """Coordinate ascent on blend weights (starting from the best single model)."""
+    """Coordinate ascent on blend weights (starting from the best single model), judged on
+    the scenario's customers or the ``subset`` of their positions."""
     weights = {name: (1.0 if name == start else 0.0) for name in parts}
     total = parts[start].astype(np.float32).copy()
-    best = judge.ndcg(_masked(total, parts, weights), scenario)
+    best = judge.ndcg(_masked(total, parts, weights), scenario, subset)
     for _ in range(rounds):
         improved = False
         for name in parts:
@@ -248,7 +305,7 @@ def _search_weights(
             for step in WEIGHT_STEPS:
                 candidate = (base + np.float32(step) * parts[name]).astype(np.float32)
                 trial = dict(weights, **{name: step})
-                value = judge.ndcg(_masked(candidate, parts, trial), scenario)
+                value = judge.ndcg(_masked(candidate, parts, trial), scenario, subset)
                 if value > best + 1e-5:
                     best, weights, total, improved = value, trial, candidate, True
         if not improved:

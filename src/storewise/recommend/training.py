@@ -158,6 +158,7 @@ def train(
         "tuning": {
             "valid_days": result.valid_days,
             "users": result.users,
+            "selection": result.selection,
             "trials": result.table(),
         },
         "train_seconds": round(seconds, 2),

@@ -7,6 +7,7 @@ import io
 import threading
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from storewise.datasets.fetch import fetch
+from storewise.datasets.fetch import REGISTRY, fetch
 from storewise.errors import InputError, NotFound
 
 CSV = (
@@ -63,3 +64,52 @@ def test_local_copy_and_errors(tmp_path: Path) -> None:
     wrong.write_bytes(gzip.compress(b"a,b\n1,2\n"))
     with pytest.raises(InputError, match="not the Online Retail file"):
         fetch("online-retail", tmp_path / "c3", from_path=wrong)
+
+
+U_DATA = "196\t242\t3\t881250949\n186\t302\t5\t891717742\n"
+INTER = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n" + U_DATA
+
+
+def _zip(name: str, text: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("filename", "payload"),
+    [
+        ("u.data", U_DATA.encode()),
+        ("ml-100k.zip", _zip("ml-100k/u.data", U_DATA)),
+        ("recbole.whl", _zip("recbole/dataset_example/ml-100k/ml-100k.inter", INTER)),
+    ],
+)
+def test_movielens_becomes_rating_events(tmp_path: Path, filename: str, payload: bytes) -> None:
+    local = tmp_path / filename
+    local.write_bytes(payload)
+    path = fetch("movielens-100k", tmp_path / "cache", from_path=local)
+    frame = pl.read_csv(gzip.decompress(path.read_bytes()), infer_schema=False)
+    assert frame.rows() == [
+        ("196", "242", "rating", "3.0", "1997-12-04 15:55:49"),
+        ("186", "302", "rating", "5.0", "1998-04-04 19:22:22"),
+    ]
+
+
+def test_movielens_bad_files_and_checksum(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = tmp_path / "u.data"
+    wrong.write_text("not\ta rating file\n")
+    with pytest.raises(InputError, match="not MovieLens 100K ratings"):
+        fetch("movielens-100k", tmp_path / "c1", from_path=wrong)
+    empty = tmp_path / "empty.zip"
+    empty.write_bytes(_zip("readme.txt", "nothing"))
+    with pytest.raises(InputError, match=r"no ml-100k\.inter or u\.data"):
+        fetch("movielens-100k", tmp_path / "c2", from_path=empty)
+    # a download whose checksum differs from the registry's is refused and not kept
+    source = replace(REGISTRY["movielens-100k"], url=f"{server}/online+retail.zip")
+    monkeypatch.setitem(REGISTRY, "movielens-100k", source)
+    with pytest.raises(InputError, match="SHA-256"):
+        fetch("movielens-100k", tmp_path / "c3")
+    assert not any((tmp_path / "c3" / "movielens-100k").iterdir())

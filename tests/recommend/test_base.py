@@ -16,6 +16,7 @@ events = st.lists(
         st.sampled_from(["view", "add_to_cart", "purchase", "return", "search", "rating"]),
         st.one_of(st.none(), st.sampled_from(["o1", "o2", "o3"])),
         st.integers(1_700_000_000_000, 1_700_000_000_000 + 90 * 86_400_000),
+        st.one_of(st.none(), st.sampled_from([1.0, 3.0, 3.99, 4.0, 5.0])),
     ),
     max_size=40,
 )
@@ -30,14 +31,14 @@ configs = st.builds(
 @settings(max_examples=150, deadline=None)
 @given(rows=events, config=configs)
 def test_numpy_weighting_matches_dataframe_weighting(
-    rows: list[tuple[int, str, str | None, int]], config: InteractionConfig
+    rows: list[tuple[int, str, str | None, int, float | None]], config: InteractionConfig
 ) -> None:
     frame = pl.DataFrame(
         {
             "item_idx": [r[0] for r in rows],
             "event_type": [r[1] for r in rows],
             "quantity": [1.0] * len(rows),
-            "value": [None] * len(rows),
+            "value": [r[4] for r in rows],
             "order_id": [r[2] for r in rows],
             "ts": [r[3] for r in rows],
         },
@@ -65,3 +66,21 @@ def test_top_n_breaks_ties_by_index_and_skips_excluded() -> None:
     items, values = top_n(scores, 3, exclude=np.array([1]))
     assert items.tolist() == [2, 4, 0] and values.tolist() == [3.0, 2.0, 1.0]
     assert top_n(np.full(3, -np.inf), 2)[0].size == 0
+
+
+def test_only_liked_ratings_count_and_rated_items_count_as_bought() -> None:
+    frame = pl.DataFrame(
+        {
+            "item_idx": [0, 1, 2, 3],
+            "event_type": ["rating", "rating", "rating", "view"],
+            "quantity": [None] * 4,
+            "value": [5.0, 2.0, None, None],
+            "order_id": [None] * 4,
+            "ts": [1_700_000_000_000 + n for n in range(4)],
+        },
+        schema=HISTORY_SCHEMA,
+    )
+    history = History(frame, now_ms=1_800_000_000_000)
+    indices, _ = history_weights(history, InteractionConfig(weights={"rating": 1.0}), 4)
+    assert indices.tolist() == [0]  # 2 stars and a rating without stars are no liking
+    assert history.purchased().tolist() == [0, 1, 2]  # but none is recommended as new

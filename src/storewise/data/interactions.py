@@ -21,6 +21,23 @@ from storewise.data.dataset import Dataset
 
 DAY_MS = 86_400_000
 
+#: A rating at or above this (on the usual 1 to 5 scale) says the customer liked the item:
+#: it counts as a positive interaction, like a purchase; a lower rating (or none) adds nothing.
+LIKED_RATING = 4.0
+
+
+def positive() -> pl.Expr:
+    """Events showing a customer wanted an item: purchases and liked ratings. These are what
+    evaluation counts as hits, so shops (or datasets) with ratings only are learned from too."""
+    return (pl.col("event_type") == "purchase") | (
+        (pl.col("event_type") == "rating") & (pl.col("value").fill_null(0.0) >= LIKED_RATING)
+    )
+
+
+def disliked() -> pl.Expr:
+    """Ratings below :data:`LIKED_RATING`: they carry no positive weight."""
+    return (pl.col("event_type") == "rating") & (pl.col("value").fill_null(0.0) < LIKED_RATING)
+
 
 class InteractionConfig(BaseModel):
     """How events become interaction strengths."""
@@ -34,10 +51,11 @@ class InteractionConfig(BaseModel):
             "remove_from_cart": -1.0,
             "purchase": 4.0,
             "return": -4.0,
-            "rating": 0.0,
+            "rating": 4.0,
             "search": 0.0,
         },
-        description="Strength added by one event (or order) of each type; negatives subtract.",
+        description="Strength added by one event (or order) of each type; negatives subtract."
+        " A rating adds its weight only when liked (>= LIKED_RATING).",
     )
     unit: Literal["event", "order"] = Field(
         default="order",
@@ -63,6 +81,7 @@ def weighted_events(
     weight = pl.col("event_type").replace_strict(
         config.weights, default=0.0, return_dtype=pl.Float64
     )
+    weight = pl.when(disliked()).then(0.0).otherwise(weight)
     frame = events.with_columns(weight.alias("_w")).filter(pl.col("_w") != 0)
     if config.unit == "order":
         key = pl.coalesce(pl.col("order_id"), pl.col("ts").cast(pl.Utf8))

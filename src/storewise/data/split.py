@@ -29,6 +29,7 @@ def _external(dataset: Dataset, events: pl.DataFrame) -> pl.DataFrame:
             "event_type": events["event_type"],
             "ts": events["ts"],
             "order_id": events["order_id"],
+            "value": events["value"],
         },
         schema={
             "customer_id": pl.Utf8,
@@ -36,6 +37,7 @@ def _external(dataset: Dataset, events: pl.DataFrame) -> pl.DataFrame:
             "event_type": pl.Utf8,
             "ts": pl.Int64,
             "order_id": pl.Utf8,
+            "value": pl.Float64,
         },
     )
 

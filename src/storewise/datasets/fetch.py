@@ -31,6 +31,8 @@ class DatasetSource:
     description: str
     licence: str
     convert: Callable[[Path, Path], None]
+    #: SHA-256 of the download, checked before it is used (None: the source changes over time).
+    sha256: str | None = None
 
 
 def _excel_to_csv_gz(source: Path, target: Path) -> None:
@@ -78,6 +80,51 @@ def _excel_to_csv_gz(source: Path, target: Path) -> None:
     os.replace(tmp.name, target)
 
 
+def _movielens_to_csv_gz(source: Path, target: Path) -> None:
+    """MovieLens 100K ratings as an events file: one ``rating`` event (1 to 5 stars) each.
+
+    Takes GroupLens' ``ml-100k.zip`` or its ``u.data``, or a wheel or file carrying RecBole's
+    copy ``ml-100k.inter`` (the download used here: PyPI is reachable where GroupLens is not).
+    """
+    import gzip
+
+    import polars as pl
+
+    data = source.read_bytes()
+    name = source.name.lower()
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            found = [n for n in archive.namelist() if n.endswith(("ml-100k.inter", "/u.data"))]
+            if not found:
+                raise InputError(f"{source}: the archive holds no ml-100k.inter or u.data")
+            name, data = found[0].lower(), archive.read(found[0])
+    has_header = name.endswith(".inter")
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(data),
+            separator="\t",
+            has_header=has_header,
+            new_columns=["customer_id", "item_id", "value", "epoch"],
+            schema_overrides={"customer_id": pl.Utf8, "item_id": pl.Utf8},
+        )
+        frame = frame.select(
+            "customer_id",
+            "item_id",
+            pl.lit("rating").alias("event_type"),
+            pl.col("value").cast(pl.Float64),
+            pl.from_epoch(pl.col("epoch").cast(pl.Int64), time_unit="s")
+            .dt.strftime("%Y-%m-%d %H:%M:%S")
+            .alias("timestamp"),
+        )
+    except (pl.exceptions.PolarsError, ValueError) as exc:
+        raise InputError(f"{source}: not MovieLens 100K ratings ({exc})") from exc
+    if frame.height == 0 or frame["value"].is_null().any():
+        raise InputError(f"{source}: no ratings, or ratings without stars")
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
+        tmp.write(gzip.compress(frame.write_csv().encode("utf-8")))
+    os.replace(tmp.name, target)
+
+
 REGISTRY: dict[str, DatasetSource] = {
     "online-retail": DatasetSource(
         name="online-retail",
@@ -86,6 +133,19 @@ REGISTRY: dict[str, DatasetSource] = {
         description="UCI Online Retail: a UK gift shop's transactions, 2010-12 to 2011-12",
         licence="CC BY 4.0 (Chen, Sain & Guo 2012)",
         convert=_excel_to_csv_gz,
+    ),
+    "movielens-100k": DatasetSource(
+        name="movielens-100k",
+        url="https://files.pythonhosted.org/packages/ab/fe/"
+        "7d606cb7cd2b166a36b100cb9435d21014ceee16c192d972deb0976967a8/"
+        "recbole-1.2.1-py3-none-any.whl",
+        filename="ml-100k-events.csv.gz",
+        description="MovieLens 100K: 100,000 ratings (1-5 stars) of 1,682 films by 943 users, "
+        "1997-09 to 1998-04, as rating events (from the copy in RecBole 1.2.1 on PyPI)",
+        licence="GroupLens research licence: research use, cite Harper & Konstan 2015, "
+        "no redistribution",
+        convert=_movielens_to_csv_gz,
+        sha256="9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407",
     ),
 }
 
@@ -121,6 +181,13 @@ def fetch(
     else:
         download = folder / ("download" + Path(source.url).suffix)
         _download(url or source.url, download, timeout)
+        if source.sha256 is not None and url is None:
+            found = hashlib.sha256(download.read_bytes()).hexdigest()
+            if found != source.sha256:
+                download.unlink(missing_ok=True)
+                raise InputError(
+                    f"{source.url}: the download's SHA-256 is {found}, expected {source.sha256}"
+                )
         source.convert(download, target)
         download.unlink(missing_ok=True)
         origin = url or source.url

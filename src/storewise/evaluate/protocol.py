@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from storewise.data.dataset import Dataset
+from storewise.data.interactions import positive
 from storewise.data.split import Split, temporal_split
 from storewise.evaluate import metrics
 from storewise.recommend.base import Recommender, histories_of, top_n
@@ -41,7 +42,7 @@ def build_evalset(split: Split, scenario: str) -> EvalSet:
         raise ValueError(f"unknown scenario {scenario!r}")
     train = split.train
     known = np.unique(train.events["item_idx"].to_numpy())
-    buys = split.test.filter(pl.col("event_type") == "purchase")
+    buys = split.test.filter(positive())
     cmap = pl.DataFrame(
         {"customer_id": train.customer_ids, "cidx": np.arange(train.n_customers, dtype=np.int32)}
     )
@@ -53,7 +54,7 @@ def build_evalset(split: Split, scenario: str) -> EvalSet:
     )
     pairs = pairs.filter(pl.col("iidx").is_in(pl.Series(known).implode()))
     bought = (
-        train.events.filter(pl.col("event_type") == "purchase")
+        train.events.filter(pl.col("event_type").is_in(["purchase", "rating"]))
         .group_by("customer_idx")
         .agg(pl.col("item_idx").unique())
     )

@@ -19,7 +19,13 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from storewise.data.dataset import Dataset
-from storewise.data.interactions import DAY_MS, InteractionConfig, to_csr, weighted_events
+from storewise.data.interactions import (
+    DAY_MS,
+    LIKED_RATING,
+    InteractionConfig,
+    to_csr,
+    weighted_events,
+)
 from storewise.errors import NotFitted
 from storewise.recommend.results import Reason
 
@@ -73,9 +79,10 @@ class History:
         return np.unique(items).astype(np.int64)
 
     def purchased(self) -> np.ndarray:
-        """Items the customer bought (computed once per history)."""
+        """Items the customer bought or rated: what "already bought" excludes (computed once
+        per history)."""
         if "purchased" not in self._cache:
-            self._cache["purchased"] = self.item_set(("purchase",))
+            self._cache["purchased"] = self.item_set(("purchase", "rating"))
         found: np.ndarray = self._cache["purchased"]
         return found
 
@@ -126,6 +133,10 @@ def history_weights(
     ts = frame["ts"].to_numpy().astype(np.int64)
     table = config.weights
     weights = np.fromiter((table.get(k, 0.0) for k in kinds), np.float64, len(kinds))
+    if "rating" in kinds:
+        rated = np.asarray(kinds) == "rating"
+        stars = frame["value"].fill_null(0.0).to_numpy()
+        weights[rated & (stars < LIKED_RATING)] = 0.0
     keep = np.flatnonzero(weights != 0)
     if keep.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.float32)

@@ -14,7 +14,7 @@ import polars as pl
 from pydantic import Field
 
 from storewise.data.dataset import Dataset
-from storewise.data.interactions import DAY_MS
+from storewise.data.interactions import DAY_MS, positive
 from storewise.recommend.base import History, ModelConfig, Recommender
 from storewise.recommend.results import Reason
 
@@ -52,7 +52,7 @@ class Popular(Recommender):
         cfg = self.config
         now = dataset.as_of_ms
         events = dataset.events.filter(pl.col("event_type") != "return")
-        weight = pl.when(pl.col("event_type") == "purchase").then(1.0).otherwise(cfg.view_weight)
+        weight = pl.when(positive()).then(1.0).otherwise(cfg.view_weight)
         per_pair = (
             events.with_columns(weight.alias("w"))
             .group_by("customer_idx", "item_idx")
@@ -92,7 +92,7 @@ class Popular(Recommender):
         cfg = self.config
         recent_from = now - int(cfg.trend_days * DAY_MS)
         base_from = recent_from - int(cfg.trend_baseline_days * DAY_MS)
-        buys = events.filter(pl.col("event_type") == "purchase")
+        buys = events.filter(positive())
         recent = np.zeros(self.n_items)
         base = np.zeros(self.n_items)
         for target, lo, hi in ((recent, recent_from, now + 1), (base, base_from, recent_from)):

@@ -86,6 +86,26 @@ def test_new_events_count_without_retraining(engine: Engine) -> None:
     )
 
 
+def test_ratings_count_in_real_time_and_rated_items_are_not_offered(engine: Engine) -> None:
+    customer = "rating-customer"
+    before = engine.recommend(customer, 5)
+    liked, disliked = before.items[0].item_id, before.items[1].item_id
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    report = engine.ingest(
+        "events",
+        [
+            {"customer_id": customer, "item_id": item, "event_type": "rating", "value": stars,
+             "timestamp": now}
+            for item, stars in ((liked, 5.0), (disliked, 2.0))
+        ],
+    )  # fmt: skip
+    assert report.stored == 2
+    after = engine.recommend(customer, 5)
+    assert after.policy == "personalised"
+    assert not {liked, disliked} & set(after.item_ids)  # rated: seen, never offered as new
+    assert engine.buy_again(customer, 5).item_ids == []  # rated is not bought
+
+
 def test_withdrawn_consent_gives_non_personalised_answers(engine: Engine) -> None:
     customer = buyers(engine)[1]
     engine.set_consents(customer, {"personalization": False})

@@ -207,7 +207,7 @@ class Engine:
         ``explain(items)`` returns a list of reasons for each chosen item index.
         """
         catalog = self.catalog
-        purchased = history.purchased() if not history.is_empty else np.empty(0, np.int64)
+        purchased = history.owned() if not history.is_empty else np.empty(0, np.int64)
         mask = allowed_mask(rules, catalog, purchased)
         scores = apply_boosts(scores.astype(np.float64), rules, catalog)
         scores = np.where(mask, scores, -np.inf)

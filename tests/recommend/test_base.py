@@ -68,7 +68,7 @@ def test_top_n_breaks_ties_by_index_and_skips_excluded() -> None:
     assert top_n(np.full(3, -np.inf), 2)[0].size == 0
 
 
-def test_only_liked_ratings_count_and_rated_items_count_as_bought() -> None:
+def test_only_liked_ratings_count_and_rated_items_are_not_new() -> None:
     frame = pl.DataFrame(
         {
             "item_idx": [0, 1, 2, 3],
@@ -83,4 +83,5 @@ def test_only_liked_ratings_count_and_rated_items_count_as_bought() -> None:
     history = History(frame, now_ms=1_800_000_000_000)
     indices, _ = history_weights(history, InteractionConfig(weights={"rating": 1.0}), 4)
     assert indices.tolist() == [0]  # 2 stars and a rating without stars are no liking
-    assert history.purchased().tolist() == [0, 1, 2]  # but none is recommended as new
+    assert history.owned().tolist() == [0, 1, 2]  # but none is recommended as new
+    assert history.purchased().size == 0  # nor offered as "buy again"

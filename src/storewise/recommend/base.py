@@ -79,11 +79,18 @@ class History:
         return np.unique(items).astype(np.int64)
 
     def purchased(self) -> np.ndarray:
-        """Items the customer bought or rated: what "already bought" excludes (computed once
-        per history)."""
+        """Items the customer bought (computed once per history)."""
         if "purchased" not in self._cache:
-            self._cache["purchased"] = self.item_set(("purchase", "rating"))
+            self._cache["purchased"] = self.item_set(("purchase",))
         found: np.ndarray = self._cache["purchased"]
+        return found
+
+    def owned(self) -> np.ndarray:
+        """Items the customer bought or rated: what "exclude already purchased" leaves out (a
+        film rated is a film seen, whether or not it was bought here)."""
+        if "owned" not in self._cache:
+            self._cache["owned"] = self.item_set(("purchase", "rating"))
+        found: np.ndarray = self._cache["owned"]
         return found
 
 

@@ -23,7 +23,7 @@ class RuleSet(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     exclude_purchased: bool = Field(
-        default=True, description="Never show what the customer already bought (for you)."
+        default=True, description="Never show what the customer already bought or rated (for you)."
     )
     allow_repurchase: bool = Field(
         default=False, description="Mix buy-again items with discovery instead of excluding."

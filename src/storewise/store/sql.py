@@ -46,6 +46,8 @@ from storewise.store.tables import (
 
 _ITEM_FIELDS = ("title", "description", "category", "brand", "price", "currency", "in_stock")
 _CUSTOMER_FIELDS = ("country", "created_at", "attributes")
+#: Rows a PostgreSQL import writes before it first refreshes the planner's statistics.
+ANALYZE_FROM = 100_000
 _IN_CHUNK = 500
 #: Event batches up to this size are written with plain Python steps (API requests).
 _SMALL_BATCH = 64
@@ -132,6 +134,8 @@ class SqlWriter:
         self._cipher = cipher
         self._dialect = conn.dialect.name
         self._pg_temp_ready = False
+        self._events_written = 0
+        self._analysed_at = 0
 
     # -- helpers ---------------------------------------------------------------------------
     def _insert(self, table: sa.Table) -> Any:
@@ -261,7 +265,21 @@ class SqlWriter:
         item_ids = frame["item_id"].drop_nulls().unique().to_list()
         self._ensure_items(item_ids)
         stored = self._insert_events(frame.select(EVENT_COLUMNS).rows())
+        self._refresh_statistics(stored)
         return EventWrite(stored=stored, duplicates=frame.height - stored, linked=linked)
+
+    def _refresh_statistics(self, stored: int) -> None:
+        """Re-analyse the events table on PostgreSQL each time a long import has doubled what
+        it wrote. A table filled inside one transaction is otherwise never analysed, and the
+        planner then answers the guest backfill (``customer_id IS NULL``) through the
+        ``(customer_id, ts)`` index, testing every guest row already stored: each statement
+        gets slower as the import grows. ANALYZE sees the transaction's own rows."""
+        self._events_written += stored
+        if self._dialect != "postgresql":
+            return
+        if self._events_written >= max(ANALYZE_FROM, 2 * self._analysed_at):
+            self._conn.execute(sa.text("ANALYZE events"))
+            self._analysed_at = self._events_written
 
     def _add_event_rows(self, rows: list[tuple[Any, ...]]) -> EventWrite:
         """The steps of :meth:`add_events` in plain Python, for a few rows (no polars work)."""

@@ -60,6 +60,18 @@ def main() -> None:
         shutil.rmtree(home)
     if not args.skip_sqlite:
         results["sqlite"] = run(events_csv, dict(os.environ, STOREWISE_HOME=str(home)))
+        import sqlite3
+
+        with sqlite3.connect(home / "storewise.db") as db:
+            stored, attributed = db.execute(
+                "SELECT count(*), count(customer_id) FROM events"
+            ).fetchone()
+            (links,) = db.execute("SELECT count(*) FROM identities").fetchone()
+        results["sqlite_stored"] = {
+            "events": stored,
+            "events_with_customer": attributed,
+            "guest_ids_linked": links,
+        }
     if args.postgres:
         import sqlalchemy as sa
 
@@ -72,6 +84,15 @@ def main() -> None:
         env = dict(os.environ, STOREWISE_HOME=str(args.work / "home-pg"), STOREWISE_DB_URL=url)
         results["postgres"] = run(events_csv, env)
         with engine.begin() as conn:
+            stored, attributed = conn.execute(
+                sa.text(f"SELECT count(*), count(customer_id) FROM {schema}.events")
+            ).one()
+            links = conn.execute(sa.text(f"SELECT count(*) FROM {schema}.identities")).scalar()
+            results["postgres_stored"] = {
+                "events": stored,
+                "events_with_customer": attributed,
+                "guest_ids_linked": links,
+            }
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
     for backend in ("sqlite", "postgres"):
         if backend in results:

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from storewise.store import SqlStore
-from storewise.store import sql as sql_module
+from storewise.store import writer as writer_module
 
 
 def _batch(start: int, n: int) -> pl.DataFrame:
@@ -26,7 +26,7 @@ def _batch(start: int, n: int) -> pl.DataFrame:
 def test_long_import_analyses_events_as_it_doubles(
     pg_schema_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_module, "ANALYZE_FROM", 150)
+    monkeypatch.setattr(writer_module, "ANALYZE_FROM", 150)
     store = SqlStore.open(pg_schema_url)
     try:
         with store.engine.begin() as conn:

@@ -36,7 +36,7 @@ from storewise.ingest.presets import Preset, get_preset, resolve_columns
 from storewise.ingest.sources import BadRow, Chunk, Source
 from storewise.schema import PURPOSES
 from storewise.store.base import StoreWriter
-from storewise.store.sql import now_ms
+from storewise.store.writer import now_ms
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 ProgressFn = Callable[[str, int, int], None]

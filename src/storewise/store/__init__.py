@@ -9,7 +9,8 @@ from __future__ import annotations
 from storewise.privacy.crypto import FieldCipher
 from storewise.settings import Settings
 from storewise.store.base import Erasure, EventWrite, Store, StoreWriter
-from storewise.store.sql import SqlStore, SqlWriter
+from storewise.store.sql import SqlStore
+from storewise.store.writer import SqlWriter
 
 __all__ = ["Erasure", "EventWrite", "SqlStore", "SqlWriter", "Store", "StoreWriter", "open_store"]
 

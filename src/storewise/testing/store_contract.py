@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from storewise.errors import ConfigError, InputError, NotFound, StoreError
-from storewise.store import sql
+from storewise.store import writer as store_writer
 from storewise.store.tables import metadata
 from storewise.testing.fixtures import T0, tiny_events, tiny_items
 
@@ -81,7 +81,7 @@ class StoreContract:
         """The few-rows path (API requests) and the bulk path store and link the same."""
         results = {}
         for path, limit in (("small-", 10**6), ("bulk-", 0)):
-            monkeypatch.setattr(sql, "_SMALL_BATCH", limit)
+            monkeypatch.setattr(store_writer, "_SMALL_BATCH", limit)
             earlier, batch = _mixed_events(path, copies)
             with store.writer() as writer:
                 writer.add_events(earlier)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -57,3 +58,14 @@ def test_single_model_training(trained_home: Path) -> None:
     assert code == 0 and "ease" in output
     code, output = run(trained_home, "train", "--model", "deep-magic")
     assert code == 2 and "unknown model" in output
+
+
+def test_full_training_reports_whether_a_blend_earned_its_place(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "shop"
+    shutil.copytree(trained_home, home)
+    code, output = run(home, "train", "--budget", "3")
+    assert code == 0
+    assert output.count("blend, out of fold") == 2  # one verdict per scenario, in the table
+    assert "kept" in output

@@ -62,6 +62,13 @@ def train(
         figure = report.validation.get(scenario, {}).get("ndcg@10")
         if figure is not None:
             table.add_row(f"{scenario} validation NDCG@10", f"{figure:.4f}")
+        check = report.selection.get(scenario)
+        if check:
+            kept = "kept" if spec["model"] == "hybrid" else "not kept: within one standard error"
+            table.add_row(
+                f"{scenario} blend, out of fold",
+                f"{check['out_of_fold_gain']:+.4f} +- {check['standard_error']:.4f} ({kept})",
+            )
     table.add_row(
         "customers / items / events", "{customers} / {items} / {events}".format(**report.data)
     )

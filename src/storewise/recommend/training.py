@@ -40,6 +40,7 @@ class TrainReport:
     validation: dict[str, dict[str, float]]
     data: dict[str, Any]
     trials: list[dict[str, Any]] = field(default_factory=list)
+    selection: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _key(name: str, config: dict[str, Any]) -> str:
@@ -180,6 +181,7 @@ def train(
         validation=result.validation,
         data=data,
         trials=result.table(),
+        selection=result.selection,
     )
 
 

@@ -11,7 +11,8 @@ local copy). Protocol, the retail one carried over to ratings:
   never one rated in train; metrics as in the retail protocol;
 - peers are tuned on a validation split cut from train (train before one month before the
   cutoff, validation = that month, same rules), then refitted on all of train;
-- storewise runs exactly ``storewise ingest events train.csv``, ``storewise train`` and
+- storewise runs exactly ``storewise ingest items ml-100k-items.csv.gz`` (the films: title,
+  genres, year), ``storewise ingest events train.csv``, ``storewise train`` and
   ``storewise recommend --customers test_users.txt --n 10``.
 
 Usage: ``python -m benchmarks.rating_protocol [--work DIR] [--from FILE]``.
@@ -33,18 +34,19 @@ import polars as pl
 import scipy.sparse as sp
 
 from benchmarks.retail_protocol import run, score
-from storewise.datasets.fetch import fetch
+from storewise.datasets.fetch import fetch, movielens_items_path
 
 REPO = Path(__file__).resolve().parents[1]
 LIKED = 4.0
 Scorer = Callable[[sp.csr_matrix], np.ndarray]
 
 
-def load(from_path: Path | None) -> pl.DataFrame:
-    """The ratings as (customer_id, item_id, value, ts)."""
+def load(from_path: Path | None) -> tuple[pl.DataFrame, Path]:
+    """The ratings as (customer_id, item_id, value, ts), and the films' catalog file."""
     path = fetch("movielens-100k", REPO / "benchmarks" / ".cache" / "datasets", from_path=from_path)
     frame = pl.read_csv(path, schema_overrides={"customer_id": pl.Utf8, "item_id": pl.Utf8})
-    return frame.with_columns(pl.col("timestamp").str.to_datetime().alias("ts"))
+    ratings = frame.with_columns(pl.col("timestamp").str.to_datetime().alias("ts"))
+    return ratings, movielens_items_path(path)
 
 
 def truth_of(train: pl.DataFrame, test: pl.DataFrame) -> tuple[dict[str, set[str]], set[str]]:
@@ -242,7 +244,7 @@ def main() -> None:
     parser.add_argument("--cutoff", default="1998-03-01")
     parser.add_argument("--valid-days", type=int, default=30)
     args = parser.parse_args()
-    frame = load(args.from_path)
+    frame, films = load(args.from_path)
     cutoff = pl.lit(args.cutoff).str.to_datetime("%Y-%m-%d")
     valid_from = cutoff - pl.duration(days=args.valid_days)
     work: Path = args.work
@@ -262,6 +264,7 @@ def main() -> None:
     cli = [sys.executable, "-m", "storewise.cli.main"]
     timings: dict[str, float] = {}
     steps = {
+        "ingest items": [*cli, "ingest", "items", str(films), "-q"],
         "ingest": [*cli, "ingest", "events", str(work / "train.csv"), "-q"],
         "train": [*cli, "train"],
         "recommend": [

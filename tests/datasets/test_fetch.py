@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from storewise.datasets.fetch import REGISTRY, fetch
+from storewise.datasets.fetch import REGISTRY, fetch, movielens_items_path
 from storewise.errors import InputError, NotFound
 
 CSV = (
@@ -94,6 +94,34 @@ def test_movielens_becomes_rating_events(tmp_path: Path, filename: str, payload:
         ("196", "242", "rating", "3.0", "1997-12-04 15:55:49"),
         ("186", "302", "rating", "5.0", "1998-04-04 19:22:22"),
     ]
+
+
+def test_movielens_films_become_a_catalog(tmp_path: Path) -> None:
+    flags = ["0"] * 19
+    flags[1], flags[5] = "1", "1"  # Action, Comedy
+    u_item = "242|Kolya (1996)|24-Jan-1997||http://x|" + "|".join(flags) + "\n"
+    local = tmp_path / "ml-100k.zip"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("ml-100k/u.data", U_DATA)
+        archive.writestr("ml-100k/u.item", u_item.encode("latin-1"))
+    local.write_bytes(buffer.getvalue())
+    events = fetch("movielens-100k", tmp_path / "a", from_path=local)
+    films = pl.read_csv(gzip.decompress(movielens_items_path(events).read_bytes()))
+    assert films.rows() == [(242, "Kolya (1996)", "Action", "Action Comedy 1997")]
+    header = "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
+    wheel = tmp_path / "recbole.whl"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("recbole/dataset_example/ml-100k/ml-100k.inter", INTER)
+        archive.writestr(
+            "recbole/dataset_example/ml-100k/ml-100k.item",
+            (header + "543\tMisérables, Les\t1995\tDrama Musical\n").encode("utf-8"),
+        )
+    wheel.write_bytes(buffer.getvalue())
+    events = fetch("movielens-100k", tmp_path / "b", from_path=wheel)
+    films = pl.read_csv(gzip.decompress(movielens_items_path(events).read_bytes()))
+    assert films.rows() == [(543, "Misérables, Les", "Drama", "Drama Musical 1995")]
 
 
 def test_movielens_bad_files_and_checksum(

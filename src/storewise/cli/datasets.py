@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from storewise.cli.common import console, guarded, state
-from storewise.datasets.fetch import REGISTRY, default_cache, fetch
+from storewise.datasets.fetch import REGISTRY, default_cache, fetch, movielens_items_path
 
 app = typer.Typer(help="Get data to try storewise on: public datasets or a synthetic shop.")
 
@@ -30,6 +30,9 @@ def fetch_command(
     folder = cache or default_cache(state(ctx).settings.home)
     path = fetch(name, folder, from_path=from_path, force=force)
     console.print(f"{name}: {path}")
+    films = movielens_items_path(path)
+    if name == "movielens-100k" and films.exists():
+        console.print(f"its catalog (films, genres): {films}")
     typer.echo(str(path))
 
 

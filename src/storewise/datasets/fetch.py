@@ -97,6 +97,9 @@ def _movielens_to_csv_gz(source: Path, target: Path) -> None:
             found = [n for n in archive.namelist() if n.endswith(("ml-100k.inter", "/u.data"))]
             if not found:
                 raise InputError(f"{source}: the archive holds no ml-100k.inter or u.data")
+            films = [n for n in archive.namelist() if n.endswith(("ml-100k.item", "/u.item"))]
+            if films:
+                _movielens_films(films[0], archive.read(films[0]), target)
             name, data = found[0].lower(), archive.read(found[0])
     has_header = name.endswith(".inter")
     try:
@@ -120,6 +123,48 @@ def _movielens_to_csv_gz(source: Path, target: Path) -> None:
         raise InputError(f"{source}: not MovieLens 100K ratings ({exc})") from exc
     if frame.height == 0 or frame["value"].is_null().any():
         raise InputError(f"{source}: no ratings, or ratings without stars")
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
+        tmp.write(gzip.compress(frame.write_csv().encode("utf-8")))
+    os.replace(tmp.name, target)
+
+
+#: The genre columns of GroupLens' ``u.item``, in order.
+_GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
+    "Sci-Fi", "Thriller", "War", "Western",
+)  # fmt: skip
+
+
+def movielens_items_path(events_path: Path) -> Path:
+    """Where the MovieLens loader writes the films (a catalog file) beside the ratings."""
+    return events_path.with_name("ml-100k-items.csv.gz")
+
+
+def _movielens_films(name: str, data: bytes, events_target: Path) -> None:
+    """The films as a catalog: title, first genre as category, all genres and the year as the
+    description (what content-based recommendations read)."""
+    import gzip
+
+    import polars as pl
+
+    rows: list[tuple[str, str, str | None, str]] = []
+    recbole = name.endswith("ml-100k.item")  # UTF-8, tab-separated, a header; else u.item
+    lines = data.decode("utf-8" if recbole else "latin-1").splitlines()
+    for line in lines[1:] if recbole else lines:
+        if recbole:
+            item, title, year, classes = [*line.split("\t"), "", "", ""][:4]
+            genres = classes.split()
+        else:
+            fields = line.split("|")
+            if len(fields) < 5 + len(_GENRES):
+                continue
+            item, title, year = fields[0], fields[1], fields[2][-4:]
+            genres = [g for g, flag in zip(_GENRES, fields[5:], strict=False) if flag == "1"]
+        if item:
+            rows.append((item, title, genres[0] if genres else None, " ".join([*genres, year])))
+    frame = pl.DataFrame(rows, schema=["item_id", "title", "category", "description"], orient="row")
+    target = movielens_items_path(events_target)
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
         tmp.write(gzip.compress(frame.write_csv().encode("utf-8")))
     os.replace(tmp.name, target)

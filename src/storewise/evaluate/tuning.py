@@ -7,8 +7,8 @@ coordinate ascent on the candidates' normalised score matrices. A blend is chose
 best single model only if it wins out of sample by more than one standard error: weights
 searched on one half of the validation customers are judged on the other half (and the
 other way round, over three random halvings), because weights searched and judged on the
-same customers always look better than they are. The test period of a benchmark is never seen here: callers pass only
-data before it.
+same customers always look better than they are. The test period of a benchmark is never
+seen here: callers pass only data before it.
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ DAY_MS = 86_400_000
 #: A rating at or above this (on the usual 1 to 5 scale) says the customer liked the item:
 #: it counts as a positive interaction, like a purchase; a lower rating (or none) adds nothing.
 LIKED_RATING = 4.0
+#: Event types that mean the customer has the item: never recommended to them as new.
+OWNED_TYPES = ("purchase", "rating")
 
 
 def positive() -> pl.Expr:

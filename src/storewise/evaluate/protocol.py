@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from storewise.data.dataset import Dataset
-from storewise.data.interactions import positive
+from storewise.data.interactions import OWNED_TYPES, positive
 from storewise.data.split import Split, temporal_split
 from storewise.evaluate import metrics
 from storewise.recommend.base import Recommender, histories_of, top_n
@@ -54,7 +54,7 @@ def build_evalset(split: Split, scenario: str) -> EvalSet:
     )
     pairs = pairs.filter(pl.col("iidx").is_in(pl.Series(known).implode()))
     bought = (
-        train.events.filter(pl.col("event_type").is_in(["purchase", "rating"]))
+        train.events.filter(pl.col("event_type").is_in(OWNED_TYPES))
         .group_by("customer_idx")
         .agg(pl.col("item_idx").unique())
     )

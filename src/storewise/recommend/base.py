@@ -22,6 +22,7 @@ from storewise.data.dataset import Dataset
 from storewise.data.interactions import (
     DAY_MS,
     LIKED_RATING,
+    OWNED_TYPES,
     InteractionConfig,
     to_csr,
     weighted_events,
@@ -89,7 +90,7 @@ class History:
         """Items the customer bought or rated: what "exclude already purchased" leaves out (a
         film rated is a film seen, whether or not it was bought here)."""
         if "owned" not in self._cache:
-            self._cache["owned"] = self.item_set(("purchase", "rating"))
+            self._cache["owned"] = self.item_set(OWNED_TYPES)
         found: np.ndarray = self._cache["owned"]
         return found
 

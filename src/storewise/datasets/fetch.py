@@ -92,14 +92,14 @@ def _movielens_to_csv_gz(source: Path, target: Path) -> None:
 
     data = source.read_bytes()
     name = source.name.lower()
+    films: tuple[str, bytes] | None = None  # (member name, bytes) of the films file
     if zipfile.is_zipfile(io.BytesIO(data)):
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             found = [n for n in archive.namelist() if n.endswith(("ml-100k.inter", "/u.data"))]
             if not found:
                 raise InputError(f"{source}: the archive holds no ml-100k.inter or u.data")
-            films = [n for n in archive.namelist() if n.endswith(("ml-100k.item", "/u.item"))]
-            if films:
-                _movielens_films(films[0], archive.read(films[0]), target)
+            listed = [n for n in archive.namelist() if n.endswith(("ml-100k.item", "/u.item"))]
+            films = (listed[0], archive.read(listed[0])) if listed else None
             name, data = found[0].lower(), archive.read(found[0])
     has_header = name.endswith(".inter")
     try:
@@ -123,6 +123,8 @@ def _movielens_to_csv_gz(source: Path, target: Path) -> None:
         raise InputError(f"{source}: not MovieLens 100K ratings ({exc})") from exc
     if frame.height == 0 or frame["value"].is_null().any():
         raise InputError(f"{source}: no ratings, or ratings without stars")
+    if films is not None:  # the catalog only once the ratings are known to be good
+        _movielens_films(*films, target)
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
         tmp.write(gzip.compress(frame.write_csv().encode("utf-8")))
     os.replace(tmp.name, target)

@@ -83,10 +83,9 @@ class Matrix:
         )
         self.liked.sum_duplicates()
         self.liked.data[:] = 1.0
-        self.stars = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape)
         ts = train["ts"].dt.epoch("s").to_numpy().astype(np.float64)
         age = (ts.max() - ts) / 86_400.0
-        self.rows, self.cols, self.age, self.is_liked = rows, cols, age, liked
+        self.cols, self.age, self.is_liked = cols, age, liked  # for recent popularity
 
     def lists(self, scores: np.ndarray, users: list[str], k: int = 10) -> dict[str, list[str]]:
         """Top-k per user, never an item they rated."""

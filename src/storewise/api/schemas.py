@@ -54,7 +54,10 @@ class EventIn(Strict):
     )
     quantity: float | None = Field(default=None, description="Units (default 1).")
     price: float | None = Field(default=None, description="Unit price.")
-    value: float | None = Field(default=None, description="Line value, or the rating given.")
+    value: float | None = Field(
+        default=None,
+        description="Line value, or the stars of a rating (4 or more: the customer liked it).",
+    )
     order_id: Id | None = Field(default=None, description="The order a purchase belongs to.")
     timestamp: datetime | None = Field(
         default=None,

@@ -211,7 +211,11 @@ def fetch(
     timeout: float = 60.0,
     force: bool = False,
 ) -> Path:
-    """The local path of dataset ``name``, downloading (or copying ``from_path``) if needed."""
+    """The local path of dataset ``name``, downloading (or copying ``from_path``) if needed.
+
+    A registry download with a known SHA-256 is refused if it differs; ``url`` (a mirror, or a
+    test server) is taken as given, like a local copy.
+    """
     if name not in REGISTRY:
         raise NotFound(f"unknown dataset {name!r}; available: {', '.join(sorted(REGISTRY))}")
     source = REGISTRY[name]

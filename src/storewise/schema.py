@@ -6,10 +6,13 @@ event times as integer milliseconds since the epoch (column ``ts``) for fast loa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from types import UnionType
+from typing import Any, get_args, get_origin
 
+import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
@@ -64,35 +67,6 @@ EVENT_TYPE_ALIASES: dict[str, str] = {
     "products_searched": "search",
 }
 
-#: Columns of the canonical event table, in store order.
-EVENT_COLUMNS: tuple[str, ...] = (
-    "event_id",
-    "customer_id",
-    "anonymous_id",
-    "session_id",
-    "item_id",
-    "event_type",
-    "quantity",
-    "price",
-    "value",
-    "order_id",
-    "ts",
-    "source",
-    "query",
-)
-ITEM_COLUMNS: tuple[str, ...] = (
-    "item_id",
-    "title",
-    "description",
-    "category",
-    "brand",
-    "price",
-    "currency",
-    "in_stock",
-    "is_product",
-    "attributes",
-)
-CUSTOMER_COLUMNS: tuple[str, ...] = ("customer_id", "country", "created_at", "attributes")
 PERSONAL_FIELDS: tuple[str, ...] = ("email", "name")
 
 #: Timestamps outside this window are rejected as implausible.
@@ -198,3 +172,56 @@ class Consent(_Record):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         return _utc(value)
+
+
+def _dtype(annotation: Any) -> pl.DataType:
+    """The polars dtype a record field is stored as: datetimes as epoch ms, dicts as JSON text."""
+    if isinstance(annotation, UnionType):
+        (annotation,) = (a for a in get_args(annotation) if a is not type(None))
+    kind = get_origin(annotation) or annotation
+    if kind is bool:
+        return pl.Boolean()
+    if kind is float:
+        return pl.Float64()
+    if kind is int or kind is datetime:
+        return pl.Int64()
+    if kind is dict or issubclass(kind, str):  # str, and the StrEnums
+        return pl.Utf8()
+    raise TypeError(f"no stored dtype for {annotation!r}")
+
+
+def _frame_schema(
+    record: type[BaseModel],
+    *,
+    renamed: Mapping[str, str] | None = None,
+    omitted: tuple[str, ...] = (),
+    added: Mapping[str, Mapping[str, pl.DataType]] | None = None,
+) -> dict[str, pl.DataType]:
+    """The store's columns for a record type: one per field, in field order, typed by annotation.
+
+    ``renamed`` maps a field to its column, ``omitted`` fields get no column, and ``added``
+    columns (which the store derives, the record lacks) follow the field they are keyed by.
+    """
+    schema: dict[str, pl.DataType] = {}
+    for name, info in record.model_fields.items():
+        if name not in omitted:
+            schema[(renamed or {}).get(name, name)] = _dtype(info.annotation)
+        schema.update((added or {}).get(name, {}))
+    return schema
+
+
+#: Polars schema of the events frame a store returns (and accepts, plus optional columns).
+EVENT_SCHEMA: dict[str, pl.DataType] = _frame_schema(Event, renamed={"timestamp": "ts"})
+#: Catalog frame; ``is_product`` marks real products (not postage, fees, discounts).
+ITEM_SCHEMA: dict[str, pl.DataType] = _frame_schema(
+    Item, added={"in_stock": {"is_product": pl.Boolean()}}
+)
+#: Customer frame; the personal fields are stored encrypted, apart from the frame.
+CUSTOMER_SCHEMA: dict[str, pl.DataType] = _frame_schema(Customer, omitted=PERSONAL_FIELDS)
+CONSENT_SCHEMA: dict[str, pl.DataType] = _frame_schema(Consent)
+
+#: Columns of each canonical table, in store order.
+EVENT_COLUMNS: tuple[str, ...] = tuple(EVENT_SCHEMA)
+ITEM_COLUMNS: tuple[str, ...] = tuple(ITEM_SCHEMA)
+CUSTOMER_COLUMNS: tuple[str, ...] = tuple(CUSTOMER_SCHEMA)
+CONSENT_COLUMNS: tuple[str, ...] = tuple(CONSENT_SCHEMA)

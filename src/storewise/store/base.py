@@ -13,50 +13,11 @@ from typing import Any, Protocol
 
 import polars as pl
 
-#: Polars schema of the events frame a store returns (and accepts, plus optional columns).
-EVENT_SCHEMA: dict[str, pl.DataType] = {
-    "event_id": pl.Utf8(),
-    "customer_id": pl.Utf8(),
-    "anonymous_id": pl.Utf8(),
-    "session_id": pl.Utf8(),
-    "item_id": pl.Utf8(),
-    "event_type": pl.Utf8(),
-    "quantity": pl.Float64(),
-    "price": pl.Float64(),
-    "value": pl.Float64(),
-    "order_id": pl.Utf8(),
-    "ts": pl.Int64(),
-    "source": pl.Utf8(),
-    "query": pl.Utf8(),
-}
-
-ITEM_SCHEMA: dict[str, pl.DataType] = {
-    "item_id": pl.Utf8(),
-    "title": pl.Utf8(),
-    "description": pl.Utf8(),
-    "category": pl.Utf8(),
-    "brand": pl.Utf8(),
-    "price": pl.Float64(),
-    "currency": pl.Utf8(),
-    "in_stock": pl.Boolean(),
-    "is_product": pl.Boolean(),
-    "attributes": pl.Utf8(),
-}
-
-CUSTOMER_SCHEMA: dict[str, pl.DataType] = {
-    "customer_id": pl.Utf8(),
-    "country": pl.Utf8(),
-    "created_at": pl.Int64(),
-    "attributes": pl.Utf8(),
-}
-
-CONSENT_SCHEMA: dict[str, pl.DataType] = {
-    "customer_id": pl.Utf8(),
-    "purpose": pl.Utf8(),
-    "granted": pl.Boolean(),
-    "at": pl.Int64(),
-    "source": pl.Utf8(),
-}
+# The frame schemas live in storewise.schema; re-exported here, where the stores' users look.
+from storewise.schema import CONSENT_SCHEMA as CONSENT_SCHEMA
+from storewise.schema import CUSTOMER_SCHEMA as CUSTOMER_SCHEMA
+from storewise.schema import EVENT_SCHEMA as EVENT_SCHEMA
+from storewise.schema import ITEM_SCHEMA as ITEM_SCHEMA
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from storewise.errors import InputError
-from storewise.store.base import CONSENT_SCHEMA, CUSTOMER_SCHEMA, EVENT_SCHEMA, ITEM_SCHEMA
+from storewise.schema import CONSENT_SCHEMA, CUSTOMER_SCHEMA, EVENT_SCHEMA, ITEM_SCHEMA
 
 #: Event columns a snapshot keeps (indices added).
 SNAPSHOT_EVENT_COLUMNS = (

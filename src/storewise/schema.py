@@ -174,8 +174,14 @@ class Consent(_Record):
         return _utc(value)
 
 
-def _dtype(annotation: Any) -> pl.DataType:
-    """The polars dtype a record field is stored as: datetimes as epoch ms, dicts as JSON text."""
+#: A datetime in the store's frames: integer milliseconds since the epoch (see :func:`to_ms`).
+_EPOCH_MS = pl.Int64()
+#: A datetime in an import's frames (such as synthetic data): aware UTC, microseconds.
+MOMENT = pl.Datetime("us", "UTC")
+
+
+def _dtype(annotation: Any, moment: pl.DataType) -> pl.DataType:
+    """The polars dtype of a record field's column: datetimes as ``moment``, dicts as JSON."""
     if isinstance(annotation, UnionType):
         (annotation,) = (a for a in get_args(annotation) if a is not type(None))
     kind = get_origin(annotation) or annotation
@@ -183,8 +189,10 @@ def _dtype(annotation: Any) -> pl.DataType:
         return pl.Boolean()
     if kind is float:
         return pl.Float64()
-    if kind is int or kind is datetime:
+    if kind is int:
         return pl.Int64()
+    if kind is datetime:
+        return moment
     if kind is dict or issubclass(kind, str):  # str, and the StrEnums
         return pl.Utf8()
     raise TypeError(f"no stored dtype for {annotation!r}")
@@ -196,8 +204,9 @@ def _frame_schema(
     renamed: Mapping[str, str] | None = None,
     omitted: tuple[str, ...] = (),
     added: Mapping[str, Mapping[str, pl.DataType]] | None = None,
+    moment: pl.DataType = _EPOCH_MS,
 ) -> dict[str, pl.DataType]:
-    """The store's columns for a record type: one per field, in field order, typed by annotation.
+    """The columns of a record type's frame: one per field, in field order, typed by annotation.
 
     ``renamed`` maps a field to its column, ``omitted`` fields get no column, and ``added``
     columns (which the store derives, the record lacks) follow the field they are keyed by.
@@ -205,7 +214,7 @@ def _frame_schema(
     schema: dict[str, pl.DataType] = {}
     for name, info in record.model_fields.items():
         if name not in omitted:
-            schema[(renamed or {}).get(name, name)] = _dtype(info.annotation)
+            schema[(renamed or {}).get(name, name)] = _dtype(info.annotation, moment)
         schema.update((added or {}).get(name, {}))
     return schema
 
@@ -225,3 +234,20 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(EVENT_SCHEMA)
 ITEM_COLUMNS: tuple[str, ...] = tuple(ITEM_SCHEMA)
 CUSTOMER_COLUMNS: tuple[str, ...] = tuple(CUSTOMER_SCHEMA)
 CONSENT_COLUMNS: tuple[str, ...] = tuple(CONSENT_SCHEMA)
+
+#: What an import carries (a file's columns once mapped, an API record's keys), typed as the
+#: records are. The importer sets an event's ``source``; a file's unmapped columns become an
+#: item's or customer's ``attributes``; a customer has a yes/no column per consent purpose.
+EVENT_IMPORT_SCHEMA: dict[str, pl.DataType] = _frame_schema(
+    Event, omitted=("source",), moment=MOMENT
+)
+ITEM_IMPORT_SCHEMA: dict[str, pl.DataType] = _frame_schema(
+    Item, omitted=("attributes",), moment=MOMENT
+)
+CUSTOMER_IMPORT_SCHEMA: dict[str, pl.DataType] = {
+    **_frame_schema(Customer, omitted=("attributes",), moment=MOMENT),
+    **{f"consent_{purpose}": pl.Boolean() for purpose in PURPOSES},
+}
+EVENT_IMPORT_COLUMNS: tuple[str, ...] = tuple(EVENT_IMPORT_SCHEMA)
+ITEM_IMPORT_COLUMNS: tuple[str, ...] = tuple(ITEM_IMPORT_SCHEMA)
+CUSTOMER_IMPORT_COLUMNS: tuple[str, ...] = tuple(CUSTOMER_IMPORT_SCHEMA)

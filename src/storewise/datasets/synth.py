@@ -36,12 +36,16 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from storewise.errors import InputError
-from storewise.schema import PURPOSES
+from storewise.schema import (
+    CUSTOMER_IMPORT_SCHEMA,
+    EVENT_IMPORT_SCHEMA,
+    ITEM_IMPORT_SCHEMA,
+    PURPOSES,
+)
 
 #: Measured events per customer at the default config (days=365), visitors' events included.
 EVENTS_PER_CUSTOMER = 26
 
-_TS = pl.Datetime("us", "UTC")
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
 _DAY = 86_400
 
@@ -104,40 +108,11 @@ class SynthData:
     events: pl.DataFrame
 
 
-CUSTOMER_SCHEMA: dict[str, pl.DataType] = {
-    "customer_id": pl.Utf8(),
-    "country": pl.Utf8(),
-    "created_at": _TS,
-    "email": pl.Utf8(),
-    "name": pl.Utf8(),
-    "consent_personalization": pl.Boolean(),
-    "consent_marketing": pl.Boolean(),
-    "consent_analytics": pl.Boolean(),
-}
-ITEM_SCHEMA: dict[str, pl.DataType] = {
-    "item_id": pl.Utf8(),
-    "title": pl.Utf8(),
-    "description": pl.Utf8(),
-    "category": pl.Utf8(),
-    "brand": pl.Utf8(),
-    "price": pl.Float64(),
-    "currency": pl.Utf8(),
-    "in_stock": pl.Boolean(),
-}
-EVENT_SCHEMA: dict[str, pl.DataType] = {
-    "event_id": pl.Utf8(),
-    "customer_id": pl.Utf8(),
-    "anonymous_id": pl.Utf8(),
-    "session_id": pl.Utf8(),
-    "item_id": pl.Utf8(),
-    "event_type": pl.Utf8(),
-    "quantity": pl.Int64(),
-    "price": pl.Float64(),
-    "value": pl.Float64(),
-    "order_id": pl.Utf8(),
-    "timestamp": _TS,
-    "query": pl.Utf8(),
-}
+#: The tables are what an import of the shop would carry (see storewise.schema); quantities
+#: are whole numbers, so the CSV files say 2 rather than 2.0.
+CUSTOMER_SCHEMA: dict[str, pl.DataType] = CUSTOMER_IMPORT_SCHEMA
+ITEM_SCHEMA: dict[str, pl.DataType] = ITEM_IMPORT_SCHEMA
+EVENT_SCHEMA: dict[str, pl.DataType] = {**EVENT_IMPORT_SCHEMA, "quantity": pl.Int64()}
 
 # ---------------------------------------------------------------------------------- vocabulary
 

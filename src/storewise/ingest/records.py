@@ -22,31 +22,11 @@ from storewise.errors import InputError
 from storewise.ingest.events import WANTED
 from storewise.ingest.pipeline import Converter
 from storewise.ingest.presets import get_preset
-from storewise.store.base import EVENT_SCHEMA, StoreWriter
+from storewise.schema import CUSTOMER_IMPORT_COLUMNS, EVENT_SCHEMA, ITEM_IMPORT_COLUMNS
+from storewise.store.base import StoreWriter
 
 #: Event batches up to this size are converted row by row instead of with polars.
 ROW_PATH_MAX = 50
-
-ITEM_FIELDS = (
-    "item_id",
-    "title",
-    "description",
-    "category",
-    "brand",
-    "price",
-    "currency",
-    "in_stock",
-)
-CUSTOMER_FIELDS = (
-    "customer_id",
-    "country",
-    "created_at",
-    "email",
-    "name",
-    "consent_personalization",
-    "consent_marketing",
-    "consent_analytics",
-)
 
 
 @dataclass
@@ -163,10 +143,10 @@ def check_records(
         events, rejected, repairs = convert_events(converter, records)
         return CheckedRecords(kind, len(records), events, rejected=rejected, repaired=repairs)
     if kind == "items":
-        items, bad, repairs = converter.items(_frame(records, ITEM_FIELDS), [])
+        items, bad, repairs = converter.items(_frame(records, ITEM_IMPORT_COLUMNS), [])
         unique = items.unique("item_id", keep="last")
         return CheckedRecords(kind, len(records), unique, None, _rejects(bad), repairs)
-    raw = _frame(records, CUSTOMER_FIELDS)
+    raw = _frame(records, CUSTOMER_IMPORT_COLUMNS)
     profiles, consents, bad, repairs = converter.customers(raw, [])
     unique = profiles.unique("customer_id", keep="last")
     return CheckedRecords(kind, len(records), unique, consents, _rejects(bad), repairs)

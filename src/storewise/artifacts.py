@@ -1,8 +1,9 @@
 """Model bundles on disk: ``manifest.json`` + ``arrays.npz``, checksummed, published atomically.
 
-Never pickle: arrays are plain numpy (``allow_pickle=False``), everything else is JSON. A
-bundle is written into a fresh folder, fsynced, then made current by atomically replacing
-the ``CURRENT`` pointer file, so a reader sees either the old bundle or the new one, whole.
+Never pickle: arrays are plain numpy (``allow_pickle=False``), everything else is JSON; both
+are written and verified by :mod:`storewise.persist`. A bundle is written into a fresh
+folder, then made current by atomically replacing the ``CURRENT`` pointer file, so a reader
+sees either the old bundle or the new one, whole.
 
 >>> import tempfile, numpy as np
 >>> root = Path(tempfile.mkdtemp())
@@ -13,9 +14,6 @@ the ``CURRENT`` pointer file, so a reader sees either the old bundle or the new 
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 import secrets
 import shutil
@@ -27,10 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from storewise import __version__
+from storewise import __version__, persist
 from storewise.errors import ArtifactError, NotFitted
 
-FORMAT = 1
+#: Format 2 keeps the checksums in the manifest; format 1 kept them in ``checksums.json``.
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
@@ -48,29 +48,6 @@ class ModelBundle:
     arrays: dict[str, np.ndarray]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_write(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def new_version() -> str:
     """A sortable, unique bundle version like ``20261127T201500Z-1a2b3c``."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
@@ -84,12 +61,6 @@ def publish(root: Path, manifest: Mapping[str, Any], arrays: Mapping[str, np.nda
     staging = root / f".{version}.partial"
     staging.mkdir()
     try:
-        buffer = io.BytesIO()
-        for name, array in arrays.items():
-            if array.dtype == object:
-                raise ArtifactError(f"array {name!r} has dtype object; bundles hold plain arrays")
-        np.savez(buffer, **dict(arrays))  # type: ignore[arg-type]
-        _fsync_write(staging / ARRAYS, buffer.getvalue())
         body = {
             **manifest,
             "format": FORMAT,
@@ -97,15 +68,9 @@ def publish(root: Path, manifest: Mapping[str, Any], arrays: Mapping[str, np.nda
             "storewise_version": __version__,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        _fsync_write(staging / MANIFEST, json.dumps(body, indent=2, sort_keys=True).encode())
-        sums = {MANIFEST: _sha256(staging / MANIFEST), ARRAYS: _sha256(staging / ARRAYS)}
-        _fsync_write(staging / CHECKSUMS, json.dumps(sums, indent=2).encode())
-        _fsync_dir(staging)
+        persist.save(staging / MANIFEST, body, arrays, arrays_path=staging / ARRAYS)
         os.replace(staging, final)
-        pointer_tmp = root / f".{POINTER}.{version}.tmp"
-        _fsync_write(pointer_tmp, version.encode())
-        os.replace(pointer_tmp, root / POINTER)
-        _fsync_dir(root)
+        persist.write_atomic(root / POINTER, version)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -136,26 +101,27 @@ def load(root: Path, version: str | None = None) -> ModelBundle:
         raise NotFitted(f"no trained model in {root}: run `storewise train` first")
     folder = root / version
     try:
-        sums = json.loads((folder / CHECKSUMS).read_text())
-        for name in (MANIFEST, ARRAYS):
-            if _sha256(folder / name) != sums.get(name):
-                raise ArtifactError(
-                    f"model bundle {version} failed its checksum ({name} was changed or "
-                    "corrupted); it was refused"
-                )
-        manifest = json.loads((folder / MANIFEST).read_text())
-        with np.load(folder / ARRAYS, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except ArtifactError:
-        raise
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"model bundle {version} in {root} is unreadable: {exc}") from exc
-    if manifest.get("format") != FORMAT:
+        if (folder / CHECKSUMS).is_file():
+            manifest, arrays = _load_format_1(folder)
+        else:
+            manifest, arrays = persist.load(folder / MANIFEST, arrays_path=folder / ARRAYS)
+    except ArtifactError as exc:
+        raise ArtifactError(f"model bundle {version} was refused: {exc.message}") from exc
+    if manifest.get("format") not in READABLE_FORMATS:
         raise ArtifactError(
             f"model bundle {version} has format {manifest.get('format')!r}; this storewise "
-            f"reads format {FORMAT}: run `storewise train` again"
+            f"reads formats {READABLE_FORMATS}: run `storewise train` again"
         )
     return ModelBundle(version=version, path=folder, manifest=manifest, arrays=arrays)
+
+
+def _load_format_1(folder: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A bundle published before the checksums moved into the manifest (``checksums.json``)."""
+    sums = persist.read_json(folder / CHECKSUMS)
+    persist.check_file(folder / MANIFEST, sums.get(MANIFEST))
+    return persist.read_json(folder / MANIFEST), persist.read_arrays(
+        folder / ARRAYS, sums.get(ARRAYS)
+    )
 
 
 @dataclass(frozen=True)
@@ -181,8 +147,8 @@ def versions(models_dir: Path) -> list[BundleVersion]:
         if not folder.is_dir() or folder.name.startswith("."):
             continue
         try:
-            manifest = json.loads((folder / MANIFEST).read_text())
-        except (OSError, ValueError):
+            manifest = persist.read_json(folder / MANIFEST)
+        except ArtifactError:
             continue
         found.append(
             BundleVersion(

@@ -106,6 +106,28 @@ def test_corrupt_or_missing_model_is_artifact_error(model: IntentModel, tmp_path
         IntentModel.load(tmp_path)
 
 
+def test_a_changed_document_is_refused(model: IntentModel, tmp_path: Path) -> None:
+    model.save(tmp_path)
+    path = tmp_path / INTENTS_FILENAME
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["temperature"] = 1.0
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ArtifactError, match=r"intents\.json: checksum mismatch"):
+        IntentModel.load(tmp_path)
+
+
+def test_a_model_saved_before_documents_had_checksums_loads(
+    model: IntentModel, tmp_path: Path
+) -> None:
+    model.save(tmp_path)
+    path = tmp_path / INTENTS_FILENAME
+    document = json.loads(path.read_text(encoding="utf-8"))
+    del document["document_sha256"]  # the old layout: only the arrays' SHA-256
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    messages = ["where is my order", "refund the lantern", "blah"]
+    assert IntentModel.load(tmp_path).predict_many(messages) == model.predict_many(messages)
+
+
 def test_unfitted_model_says_what_to_call() -> None:
     with pytest.raises(NotFitted, match=r"IntentModel\.fit"):
         IntentModel().predict("hello")

@@ -2,7 +2,8 @@
 and offer-policy evaluation behind ``storewise offers``.
 
 Uplift models are stored without pickle as the campaign rows they were trained on
-(``uplift-campaign.csv``, checksummed in ``uplift.json``) and refitted when first needed."""
+(``uplift-campaign.csv``, checksummed in ``uplift.json``) and refitted when first needed. The
+JSON files are written and verified by :mod:`storewise.persist`."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from storewise import persist
 from storewise.errors import ArtifactError, InputError, NotFound
 from storewise.marketing import offers as offer_math
 from storewise.marketing.bandit import (
@@ -110,20 +112,6 @@ DEFAULT_OFFERS: tuple[CatalogOffer, ...] = (
 )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write a file completely or not at all (temporary file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with temp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
 @contextlib.contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
     """An exclusive lock across processes (API workers), where the OS supports ``flock``."""
@@ -139,10 +127,6 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _digest(text: str) -> int:
@@ -187,14 +171,17 @@ class OfferBook:
         return self.folder / "offers.json"
 
     def catalog(self) -> list[CatalogOffer]:
-        """The catalog in ``offers.json``, or :data:`DEFAULT_OFFERS` until one is saved."""
+        """The catalog in ``offers.json``, or :data:`DEFAULT_OFFERS` until one is saved.
+
+        ArtifactError when the file is unreadable or fails its checksum (catalogs saved before
+        checksums are read as they are)."""
         path = self._offers_path
         if not path.exists():
             return list(DEFAULT_OFFERS)
+        data, _ = persist.load(path, legacy=True)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             items = data["offers"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except KeyError as exc:
             raise InputError(f"offer catalog {path} is not valid: {exc}") from None
         return [CatalogOffer.parse(o) for o in items]
 
@@ -206,7 +193,7 @@ class OfferBook:
         if NO_OFFER_ID not in ids:
             offers = [DEFAULT_OFFERS[0], *offers]
         payload = {"version": _VERSION, "offers": [o.model_dump() for o in offers]}
-        _write_atomic(self._offers_path, json.dumps(payload, indent=2) + "\n")
+        persist.save(self._offers_path, payload)
         return [o.model_dump() for o in offers]
 
     def offers(self) -> list[dict[str, Any]]:
@@ -430,7 +417,8 @@ class OfferBook:
         ids = [o.id for o in catalog]
         path = self._bandit_path
         if path.exists():
-            bandit = ThompsonBandit.from_json(path.read_text(encoding="utf-8"))
+            state, _ = persist.load(path, legacy=True)  # states saved before checksums: as is
+            bandit = ThompsonBandit.from_json(json.dumps(state))
             if list(bandit.offers) == ids:
                 return bandit, False
         return ThompsonBandit(ids, seed=0, per_segment=True), True
@@ -466,7 +454,7 @@ class OfferBook:
             if fresh and path.exists():
                 os.replace(path, path.with_name("bandit-previous.json"))
             bandit.update(offer_id, 1.0 if converted else 0.0, segment=segment)
-            _write_atomic(path, bandit.to_json())
+            persist.save(path, json.loads(bandit.to_json()), indent=None)
             self._bandit_cache = None
         posterior = bandit.posterior(segment)
         prior = (bandit.prior_alpha, bandit.prior_beta)
@@ -494,7 +482,7 @@ class OfferBook:
         spec, _ = self._uplift_paths
         if not spec.exists():
             return None
-        info: dict[str, Any] = json.loads(spec.read_text(encoding="utf-8"))
+        info, _ = persist.load(spec, legacy=True)  # trained before checksums: read as is
         return info
 
     def _uplift(self) -> _Uplift | None:
@@ -507,7 +495,7 @@ class OfferBook:
             return cached[1]
         with self._lock:
             info = self.model_info() or {}
-            if not data.exists() or _sha256(data) != info.get("sha256"):
+            if not data.exists() or persist.sha256_file(data) != info.get("sha256"):
                 raise ArtifactError(
                     f"{data} is missing or changed since training; run `storewise offers "
                     "train` again"
@@ -634,7 +622,7 @@ class OfferBook:
             }
         spec, saved = self._uplift_paths
         with self._lock:
-            _write_atomic(saved, data.write_csv())
+            persist.write_atomic(saved, data.write_csv())
             info = {
                 "version": _VERSION,
                 "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -646,11 +634,11 @@ class OfferBook:
                 "learner": learner,
                 "base": base,
                 "test_size": test_size,
-                "sha256": _sha256(saved),
+                "sha256": persist.sha256_file(saved),
                 "report": report,
                 "notes": notes,
             }
-            _write_atomic(spec, json.dumps(info, indent=2) + "\n")
+            persist.save(spec, info)
             self._uplift_cache = None
         return info
 

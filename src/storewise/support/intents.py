@@ -15,30 +15,29 @@ Messages below ``threshold`` are routed to a human. Both the temperature and the
 from the KB only, never from out-of-domain examples.
 
 Persistence: the vocabularies, IDF weights, SVM coefficients and the examples' TF-IDF matrix
-are saved as ``intents.json`` + ``intents.npz`` (no pickle) and loaded without refitting, so a
-CLI call answers in milliseconds and a saved model keeps answering the same way after a
-scikit-learn upgrade. The JSON records the KB checksum and the arrays' SHA-256.
+are saved as ``intents.json`` + ``intents.npz`` (no pickle, with :mod:`storewise.persist`) and
+loaded without refitting, so a CLI call answers in milliseconds and a saved model keeps
+answering the same way after a scikit-learn upgrade. The JSON records the KB checksum and the
+SHA-256 of itself and of the arrays.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple, Self, cast
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
+from storewise import persist
 from storewise.errors import ArtifactError, InputError, NotFitted
-from storewise.support.kb import KnowledgeBase, write_text_atomic
+from storewise.support.kb import KnowledgeBase
 
 __all__ = [
     "INTENTS_ARRAYS",
@@ -418,15 +417,6 @@ class IntentModel:
         """Write ``intents.json`` + ``intents.npz`` into ``folder``; returns the JSON path."""
         features = self._require()
         target = Path(folder)
-        target.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        savez = cast(Callable[..., None], np.savez_compressed)
-        savez(buffer, **self._arrays())
-        blob = buffer.getvalue()
-        arrays_path = target / INTENTS_ARRAYS
-        tmp = arrays_path.with_suffix(".npz.tmp")
-        tmp.write_bytes(blob)
-        tmp.replace(arrays_path)
         document = {
             "format": _FORMAT,
             "version": _VERSION,
@@ -437,10 +427,16 @@ class IntentModel:
             "temperature": self.temperature_,
             "similarity_floor": self.similarity_floor_,
             "kb_checksum": self.kb_checksum_,
-            "arrays_sha256": hashlib.sha256(blob).hexdigest(),
         }
         path = target / INTENTS_FILENAME
-        write_text_atomic(path, json.dumps(document, ensure_ascii=False))
+        persist.save(
+            path,
+            document,
+            self._arrays(),
+            arrays_path=target / INTENTS_ARRAYS,
+            compress=True,
+            indent=None,
+        )
         return path
 
     @classmethod
@@ -450,15 +446,11 @@ class IntentModel:
         path, arrays_path = target / INTENTS_FILENAME, target / INTENTS_ARRAYS
         if not path.is_file() or not arrays_path.is_file():
             raise ArtifactError(f"no intent model in '{target}' (intents.json + intents.npz)")
+        # models saved before the document carried its own checksum verify only the arrays
+        document, arrays = persist.load(path, arrays_path=arrays_path, legacy=True)
+        if document.get("format") != _FORMAT or document.get("version") != _VERSION:
+            raise ArtifactError(f"{path}: not a storewise intent model of version {_VERSION}")
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            blob = arrays_path.read_bytes()
-            if document.get("format") != _FORMAT or document.get("version") != _VERSION:
-                raise ArtifactError(f"{path}: not a storewise intent model of version {_VERSION}")
-            if hashlib.sha256(blob).hexdigest() != document["arrays_sha256"]:
-                raise ArtifactError(f"{arrays_path}: checksum mismatch, corrupt or tampered")
-            with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
             model = cls(IntentConfig.model_validate(document["config"]))
             model._features = _Featurizer(
                 model.config,
@@ -483,9 +475,7 @@ class IntentModel:
                     shape=shape,
                 )
             )
-        except ArtifactError:
-            raise
-        except (KeyError, ValueError, TypeError, OSError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             raise ArtifactError(f"{path}: unreadable intent model ({exc})") from exc
         k, n = model.coef_.shape
         if k != len(model.classes_) or n != model._features.n_features or shape[1] != n:

@@ -21,7 +21,7 @@ from storewise.recommend.base import (
     history_matrix,
     top_n,
 )
-from storewise.recommend.neighbors import bm25_stats, bm25_weight
+from storewise.recommend.neighbors import BM25Weighting, strongest_sources
 from storewise.recommend.results import Reason
 
 
@@ -50,9 +50,8 @@ class ALS(Recommender):
 
         cfg = self.config
         x = interaction_matrix(dataset, cfg.interactions)
-        self.bm25 = bm25_stats(x)
-        if cfg.bm25:
-            x = bm25_weight(x, stats=self.bm25)
+        self.bm25 = BM25Weighting.learn(x, enabled=cfg.bm25)
+        x = self.bm25.weigh(x)
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
                 factors=cfg.factors,
@@ -76,8 +75,7 @@ class ALS(Recommender):
         self._reg = self.config.regularization * np.eye(y.shape[1])
 
     def _weighted(self, histories: Sequence[History]) -> Any:
-        x = history_matrix(histories, self.n_items, self.config.interactions)
-        return bm25_weight(x, stats=self.bm25) if self.config.bm25 and x.nnz else x
+        return self.bm25.weigh(history_matrix(histories, self.n_items, self.config.interactions))
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
         """Fold each history into factor space (one batched solve) and score every item."""
@@ -112,26 +110,21 @@ class ALS(Recommender):
         """For each item, the history item whose factors are closest to it."""
         x = history_matrix([history], self.n_items, self.config.interactions)
         sources = x.indices.astype(np.int64)
-        if sources.size == 0:
-            return [[Reason("customers_like_you")] for _ in items]
-        sims = (self.item_factors[sources] @ self.item_factors[items].T) * x.data[:, None]
-        best = np.argmax(sims, axis=0)
+        sims = self.item_factors[sources] @ self.item_factors[items].T
         return [
-            [Reason("because_you_bought", item_idx=int(sources[row]))]
-            if sims[row, column] > 0
+            [Reason("because_you_bought", item_idx=source)]
+            if source is not None
             else [Reason("customers_like_you")]
-            for column, row in enumerate(best)
+            for source in strongest_sources(sims, x.data, sources)
         ]
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The item factors (customer factors are recomputed from history)."""
-        return {"bm25_avg": self.bm25[1]}, {
-            "item_factors": self.item_factors,
-            "bm25_idf": self.bm25[0],
-        }
+        meta, arrays = self.bm25.state()
+        return meta, {"item_factors": self.item_factors, **arrays}
 
     def set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore item factors."""
         self.item_factors = arrays["item_factors"].astype(np.float32, copy=False)
-        self.bm25 = (arrays["bm25_idf"], float(meta["bm25_avg"]))
+        self.bm25 = BM25Weighting.from_state(meta, arrays, enabled=self.config.bm25)
         self._prepare()

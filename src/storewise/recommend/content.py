@@ -24,9 +24,8 @@ from storewise.recommend.base import (
     history_matrix,
     sparse_arrays,
     sparse_from,
-    top_n,
 )
-from storewise.recommend.neighbors import row_normalise
+from storewise.recommend.neighbors import most_similar, row_normalise, strongest_sources
 from storewise.recommend.results import Reason
 
 
@@ -120,9 +119,7 @@ class Content(Recommender):
         """Items whose features are closest to ``item_idx``'s."""
         self._require_fitted()
         sims = np.asarray((self.features @ self.features[item_idx].T).toarray()).ravel()
-        sims = sims.astype(np.float64)
-        sims[sims <= 0] = -np.inf
-        return top_n(sims, n, exclude=np.asarray([item_idx]))
+        return most_similar(sims, n, item_idx)
 
     def shared_words(self, a: int, b: int, limit: int = 3) -> tuple[str, ...]:
         """The strongest features two items share, as words (for 'similar to' reasons)."""
@@ -148,20 +145,13 @@ class Content(Recommender):
         """For each item, the most similar item in the history and the features they share."""
         x = history_matrix([history], self.n_items, self.config.interactions)
         sources = x.indices.astype(np.int64)
-        if sources.size == 0:
-            return [[Reason("customers_like_you")] for _ in items]
         sims = np.asarray((self.features[sources] @ self.features[items].T).toarray())
-        sims = sims * x.data[:, None]
-        best = np.argmax(sims, axis=0)
-        out: list[list[Reason]] = []
-        for column, row in enumerate(best):
-            if sims[row, column] <= 0:
-                out.append([Reason("customers_like_you")])
-                continue
-            source, item = int(sources[row]), int(items[column])
-            words = self.shared_words(source, item)
-            out.append([Reason("similar_to", item_idx=source, words=words)])
-        return out
+        return [
+            [Reason("similar_to", item_idx=source, words=self.shared_words(source, int(item)))]
+            if source is not None
+            else [Reason("customers_like_you")]
+            for source, item in zip(strongest_sources(sims, x.data, sources), items, strict=True)
+        ]
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The item feature matrix and feature names."""

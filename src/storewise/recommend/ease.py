@@ -18,7 +18,7 @@ from storewise.data.dataset import Dataset
 from storewise.data.interactions import interaction_matrix
 from storewise.recommend.base import History, ModelConfig
 from storewise.recommend.itemknn import ItemItemModel
-from storewise.recommend.neighbors import bm25_stats, bm25_weight
+from storewise.recommend.neighbors import BM25Weighting
 
 
 class EASEConfig(ModelConfig):
@@ -42,9 +42,8 @@ class EASE(ItemItemModel):
         """Solve for the item-item weights in closed form."""
         cfg = self.config
         x = interaction_matrix(dataset, cfg.interactions)
-        self.bm25 = bm25_stats(x)
-        if cfg.bm25:
-            x = bm25_weight(x, stats=self.bm25)
+        self.bm25 = BM25Weighting.learn(x, enabled=cfg.bm25)
+        x = self.bm25.weigh(x)
         n = dataset.n_items
         counts = np.diff(x.tocsc().indptr)
         keep = np.arange(n)
@@ -65,14 +64,14 @@ class EASE(ItemItemModel):
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The dense weight matrix."""
-        return {"bm25_avg": self.bm25[1]}, {"weights": self.weights, "bm25_idf": self.bm25[0]}
+        meta, arrays = self.bm25.state()
+        return meta, {"weights": self.weights, **arrays}
 
     def set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore the dense weight matrix."""
         self.weights = arrays["weights"].astype(np.float32, copy=False)
-        self.bm25 = (arrays["bm25_idf"], float(meta["bm25_avg"]))
+        self.bm25 = BM25Weighting.from_state(meta, arrays, enabled=self.config.bm25)
 
     def _history_vectors(self, histories: Sequence[History]) -> sp.csr_matrix:
         """Query vectors weighted like the training matrix was."""
-        x = super()._history_vectors(histories)
-        return bm25_weight(x, stats=self.bm25) if self.config.bm25 and x.nnz else x
+        return self.bm25.weigh(super()._history_vectors(histories))

@@ -22,9 +22,13 @@ from storewise.recommend.base import (
     history_matrix,
     sparse_arrays,
     sparse_from,
-    top_n,
 )
-from storewise.recommend.neighbors import bm25_weight, cosine_item_similarity
+from storewise.recommend.neighbors import (
+    bm25_weight,
+    cosine_item_similarity,
+    most_similar,
+    strongest_sources,
+)
 from storewise.recommend.results import Reason
 
 
@@ -46,9 +50,7 @@ class ItemItemModel(Recommender):
         self._require_fitted()
         row = self.weights[item_idx]
         values = np.asarray(row.toarray()).ravel() if sp.issparse(row) else np.asarray(row)
-        values = values.astype(np.float64)
-        values[values <= 0] = -np.inf
-        return top_n(values, n, exclude=np.asarray([item_idx]))
+        return most_similar(values, n, item_idx)
 
     def _history_vectors(self, histories: Sequence[History]) -> sp.csr_matrix:
         """The interaction vectors ``x`` the weights multiply."""
@@ -58,20 +60,15 @@ class ItemItemModel(Recommender):
         """For each item, the history item that contributes most to its score."""
         x = self._history_vectors([history])
         sources = x.indices.astype(np.int64)
-        if sources.size == 0:
-            return [[Reason("customers_like_you")] for _ in items]
         rows = self.weights[sources]
         dense = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
         block = dense[:, items].astype(np.float64)
-        contribution = block * x.data[:, None]
-        best = np.argmax(contribution, axis=0)
-        out: list[list[Reason]] = []
-        for column, row in enumerate(best):
-            if contribution[row, column] <= 0:
-                out.append([Reason("customers_like_you")])
-            else:
-                out.append([Reason(self.reason_kind, item_idx=int(sources[row]))])
-        return out
+        return [
+            [Reason(self.reason_kind, item_idx=source)]
+            if source is not None
+            else [Reason("customers_like_you")]
+            for source in strongest_sources(block, x.data, sources)
+        ]
 
 
 class ItemKNNConfig(ModelConfig):

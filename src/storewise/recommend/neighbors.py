@@ -1,9 +1,19 @@
-"""Shared linear-algebra helpers for neighbourhood models: weighting, similarity, top-k."""
+"""Shared linear-algebra helpers for neighbourhood models: weighting, similarity, top-k.
+
+Each piece lives here once so the models that use it (EASE, ALS, user-kNN, item-kNN,
+content, repurchase) weight, pick neighbours and explain the same way.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
+
+from storewise.recommend.base import top_n
 
 
 def bm25_stats(matrix: sp.csr_matrix) -> tuple[np.ndarray, float]:
@@ -39,6 +49,42 @@ def bm25_weight(
     weights = data * (k1 + 1.0) / (k1 * length_norm[rows] + data) * idf[csr.indices]
     csr.data = weights.astype(np.float32)
     return csr
+
+
+@dataclass(frozen=True)
+class BM25Weighting:
+    """BM25 as a model applies it to its inputs: corpus statistics learned from the training
+    matrix, applied alike to it and to every history scored later, or nothing when disabled.
+
+    The statistics are kept (and saved) even when disabled, so bundles have one layout.
+    """
+
+    idf: np.ndarray
+    avg_length: float
+    enabled: bool
+
+    @classmethod
+    def learn(cls, matrix: sp.csr_matrix, *, enabled: bool) -> BM25Weighting:
+        """Statistics of a training (customers x items) matrix."""
+        idf, avg = bm25_stats(matrix)
+        return cls(idf, avg, enabled)
+
+    def weigh(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """``matrix`` BM25-weighted with the training statistics (as is when disabled or empty)."""
+        if not self.enabled or not matrix.nnz:
+            return matrix
+        return bm25_weight(matrix, stats=(self.idf, self.avg_length))
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(metadata, arrays) to merge into a model's saved state."""
+        return {"bm25_avg": self.avg_length}, {"bm25_idf": self.idf}
+
+    @classmethod
+    def from_state(
+        cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], *, enabled: bool
+    ) -> BM25Weighting:
+        """Restore what :meth:`state` returned."""
+        return cls(arrays["bm25_idf"], float(meta["bm25_avg"]), enabled)
 
 
 def keep_top_k(matrix: sp.csr_matrix, k: int, *, block: int = 2048) -> sp.csr_matrix:
@@ -104,14 +150,55 @@ def row_normalise(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(1.0 / norms) @ csr, dtype=np.float32)
 
 
-def strongest_contributor(
-    history_items: np.ndarray, weights: np.ndarray, similarity_column: np.ndarray
-) -> int | None:
-    """Which history item contributes most to a target's score (for reasons)."""
-    if history_items.size == 0:
-        return None
-    contribution = weights * similarity_column
-    best = int(np.argmax(contribution))
-    if contribution[best] <= 0:
-        return None
-    return int(history_items[best])
+def nearest_neighbours(
+    similarity: sp.csr_matrix, k: int, own: Sequence[int | None]
+) -> sp.csr_matrix:
+    """The ``k`` most similar columns of each row of ``similarity`` (queries x customers),
+    the rest dropped; ``own[row]`` (the customer asking, if known) is zeroed first, so no
+    one is their own neighbour. Ties at the k-th place are cut by ``np.argpartition``."""
+    rows = []
+    for row, customer in enumerate(own):
+        lo, hi = similarity.indptr[row], similarity.indptr[row + 1]
+        cols, vals = similarity.indices[lo:hi], similarity.data[lo:hi].copy()
+        if customer is not None:
+            vals[cols == customer] = 0.0
+        if cols.size > k:
+            best = np.argpartition(-vals, k - 1)[:k]
+            cols, vals = cols[best], vals[best]
+        rows.append(
+            sp.csr_matrix((vals, (np.zeros_like(cols), cols)), shape=(1, similarity.shape[1]))
+        )
+    return sp.vstack(rows).tocsr() if rows else sp.csr_matrix((0, similarity.shape[1]))
+
+
+def most_similar(scores: np.ndarray, n: int, item_idx: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` items with the best positive scores, never ``item_idx`` itself."""
+    values = scores.astype(np.float64)
+    values[values <= 0] = -np.inf
+    return top_n(values, n, exclude=np.asarray([item_idx]))
+
+
+def co_bought(
+    by_item: sp.csc_matrix, rows: sp.csr_matrix, item_idx: int, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Items most present in the ``rows`` (customer vectors; ``by_item`` is the same matrix
+    by column) of the customers who have ``item_idx``, weighted by how much they have it."""
+    buyers = by_item[:, item_idx]
+    scores = np.asarray((buyers.T @ rows).toarray()).ravel()
+    return most_similar(scores, n, item_idx)
+
+
+def strongest_sources(
+    similarity: np.ndarray, weights: np.ndarray, sources: np.ndarray
+) -> list[int | None]:
+    """For each column of ``similarity`` (sources x targets), the source contributing most
+    to that target's score (``similarity * weights`` per source), or None when none adds
+    anything: the "because you bought" of a recommendation."""
+    if sources.size == 0:
+        return [None] * similarity.shape[1]
+    contribution = similarity * weights[:, None]
+    best = np.argmax(contribution, axis=0)
+    return [
+        int(sources[row]) if contribution[row, column] > 0 else None
+        for column, row in enumerate(best)
+    ]

@@ -29,7 +29,7 @@ from storewise.recommend.base import (
     sparse_from,
     top_n,
 )
-from storewise.recommend.neighbors import row_normalise
+from storewise.recommend.neighbors import co_bought, nearest_neighbours, row_normalise
 from storewise.recommend.repeat_ranker import (
     RepeatRanker,
     item_stats,
@@ -163,19 +163,7 @@ class Repurchase(Recommender):
         own = history_matrix(histories, self.n_items, cfg.interactions)
         own_scores = self._own(histories)
         sims = (row_normalise(own) @ self.by_item.T).tocsr()
-        rows = []
-        for row, history in enumerate(histories):
-            lo, hi = sims.indptr[row], sims.indptr[row + 1]
-            cols, vals = sims.indices[lo:hi], sims.data[lo:hi].copy()
-            if history.customer_idx is not None:
-                vals[cols == history.customer_idx] = 0.0
-            if cols.size > cfg.k:
-                best = np.argpartition(-vals, cfg.k - 1)[: cfg.k]
-                cols, vals = cols[best], vals[best]
-            rows.append(
-                sp.csr_matrix((vals, (np.zeros_like(cols), cols)), shape=(1, sims.shape[1]))
-            )
-        neighbours = sp.vstack(rows).tocsr() if rows else sp.csr_matrix((0, sims.shape[1]))
+        neighbours = nearest_neighbours(sims, cfg.k, [h.customer_idx for h in histories])
         neigh_scores = np.asarray((neighbours @ self.habits).toarray(), dtype=np.float64)
         return own_scores, neigh_scores
 
@@ -205,10 +193,7 @@ class Repurchase(Recommender):
     def similar_items(self, item_idx: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Items most habitually bought by the customers who habitually buy ``item_idx``."""
         self._require_fitted()
-        buyers = self.by_item[:, item_idx]
-        scores = np.asarray((buyers.T @ self.habits).toarray()).ravel().astype(np.float64)
-        scores[scores <= 0] = -np.inf
-        return top_n(scores, n, exclude=np.asarray([item_idx]))
+        return co_bought(self.by_item, self.habits, item_idx, n)
 
     def explain_many(self, history: History, items: np.ndarray) -> list[list[Reason]]:
         """Its cycle when the customer buys it regularly, else customers like them."""

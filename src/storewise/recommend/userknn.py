@@ -23,9 +23,13 @@ from storewise.recommend.base import (
     history_matrix,
     sparse_arrays,
     sparse_from,
-    top_n,
 )
-from storewise.recommend.neighbors import bm25_stats, bm25_weight, row_normalise
+from storewise.recommend.neighbors import (
+    BM25Weighting,
+    co_bought,
+    nearest_neighbours,
+    row_normalise,
+)
 from storewise.recommend.results import Reason
 
 
@@ -50,35 +54,19 @@ class UserKNN(Recommender):
     def fit(self, dataset: Dataset) -> Self:
         """Keep the normalised customer histories to compare new histories against."""
         x = interaction_matrix(dataset, self.config.interactions)
-        self.bm25 = bm25_stats(x)
-        self.profiles = row_normalise(bm25_weight(x, stats=self.bm25) if self.config.bm25 else x)
+        self.bm25 = BM25Weighting.learn(x, enabled=self.config.bm25)
+        self.profiles = row_normalise(self.bm25.weigh(x))
         self.by_item = sp.csc_matrix(self.profiles)
         self._fit_common(dataset)
         self.fitted = True
         return self
 
     def _neighbours(self, histories: Sequence[History]) -> sp.csr_matrix:
-        x = history_matrix(histories, self.n_items, self.config.interactions)
-        if self.config.bm25 and x.nnz:
-            x = bm25_weight(x, stats=self.bm25)
-        x = row_normalise(x)
-        sims = (x @ self.by_item.T).tocsr()
+        x = self.bm25.weigh(history_matrix(histories, self.n_items, self.config.interactions))
+        sims = (row_normalise(x) @ self.by_item.T).tocsr()
         if self.config.shrink:
             sims.data = sims.data * (1.0 / (1.0 + self.config.shrink / np.maximum(sims.data, 1e-9)))
-        k = self.config.k
-        rows = []
-        for row, history in enumerate(histories):
-            lo, hi = sims.indptr[row], sims.indptr[row + 1]
-            cols, vals = sims.indices[lo:hi], sims.data[lo:hi].copy()
-            if history.customer_idx is not None:
-                vals[cols == history.customer_idx] = 0.0  # never your own neighbour
-            if cols.size > k:
-                best = np.argpartition(-vals, k - 1)[:k]
-                cols, vals = cols[best], vals[best]
-            rows.append(
-                sp.csr_matrix((vals, (np.zeros_like(cols), cols)), shape=(1, sims.shape[1]))
-            )
-        return sp.vstack(rows).tocsr() if rows else sp.csr_matrix((0, sims.shape[1]))
+        return nearest_neighbours(sims, self.config.k, [h.customer_idx for h in histories])
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
         """Similarity-weighted sum of the nearest customers' interactions."""
@@ -94,10 +82,7 @@ class UserKNN(Recommender):
     def similar_items(self, item_idx: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Items most bought by the customers who bought ``item_idx``."""
         self._require_fitted()
-        buyers = self.by_item[:, item_idx]
-        scores = np.asarray((buyers.T @ self.profiles).toarray()).ravel().astype(np.float64)
-        scores[scores <= 0] = -np.inf
-        return top_n(scores, n, exclude=np.asarray([item_idx]))
+        return co_bought(self.by_item, self.profiles, item_idx, n)
 
     def explain_many(self, history: History, items: np.ndarray) -> list[list[Reason]]:
         """Customers with similar tastes bought it."""
@@ -105,13 +90,11 @@ class UserKNN(Recommender):
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The normalised customer histories."""
-        return {"bm25_avg": self.bm25[1]}, {
-            **sparse_arrays("profiles", self.profiles),
-            "bm25_idf": self.bm25[0],
-        }
+        meta, arrays = self.bm25.state()
+        return meta, {**sparse_arrays("profiles", self.profiles), **arrays}
 
     def set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore the customer histories."""
         self.profiles = sparse_from("profiles", arrays)
-        self.bm25 = (arrays["bm25_idf"], float(meta["bm25_avg"]))
+        self.bm25 = BM25Weighting.from_state(meta, arrays, enabled=self.config.bm25)
         self.by_item = sp.csc_matrix(self.profiles)

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from storewise.data.dataset import Dataset
 from storewise.recommend.base import History, ModelConfig, Recommender, top_n
+from storewise.recommend.components import COMPONENTS
 from storewise.recommend.results import Reason
 
 
@@ -73,9 +74,7 @@ class Hybrid(Recommender):
 
     @staticmethod
     def _classes() -> dict[str, type[Recommender]]:
-        from storewise.recommend import MODELS
-
-        return MODELS
+        return COMPONENTS
 
     def fit(self, dataset: Dataset) -> Self:
         """Fit every component with its config."""

@@ -1,6 +1,6 @@
-"""Marketing service benchmark on Online Retail ingested into a store: the engine's view.
+"""Marketing service benchmark on Online Retail ingested into a store: the services's view.
 
-Times what a shop sees through ``engine.marketing``: the first analysis (read the store, RFM for
+Times what a shop sees through ``services.marketing``: the first analysis (read the store, RFM for
 every customer, BG/NBD + Gamma-Gamma CLV), cached answers afterwards (``customer_value``, the
 profile), a refit at another calibration date and an audience. ``--diagnose-holdout`` prints the
 monthly purchase rate behind the Online Retail holdout gap (see ``holdout_diagnosis``).
@@ -26,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.marketing_data import dataset_file, online_retail_lines
-from storewise.engine import Engine, single_threaded_blas
+from storewise.app import build, single_threaded_blas
 from storewise.settings import Settings
 
 
@@ -50,9 +50,9 @@ def ingest_online_retail(home: Path) -> float:
 
 
 def service_timings(home: Path) -> None:
-    """First analysis, cached answers, a refit and an audience, through a fresh engine."""
-    engine = Engine(Settings(home=home))
-    service = engine.marketing
+    """First analysis, cached answers, a refit and an audience, through a fresh services."""
+    services = build(Settings(home=home))
+    service = services.marketing
     try:
         started = time.perf_counter()
         lines, _ = service._read_lines()
@@ -80,9 +80,9 @@ def service_timings(home: Path) -> None:
         timings = []
         for customer in ids[300:400]:
             started = time.perf_counter()
-            engine.profile(customer)
+            services.customers.profile(customer)
             timings.append(time.perf_counter() - started)
-        print(f"  engine.profile (store reads + marketing): {_ms(timings)} over 100")
+        print(f"  services.customers.profile (store reads + marketing): {_ms(timings)} over 100")
         started = time.perf_counter()
         service.clv(fit_until="2011-08-31")
         print(f"  refit with --fit-until 2011-08-31: {time.perf_counter() - started:.2f} s")
@@ -98,7 +98,7 @@ def service_timings(home: Path) -> None:
                 f"revenue share {row['revenue_share'] or 0:6.1%}"
             )
     finally:
-        engine.store.close()
+        services.store.close()
 
 
 def holdout_diagnosis() -> None:

@@ -3,7 +3,7 @@
 Ingests ``../shared/datasets/online-retail/online_retail.csv.gz`` (preset ``online-retail``)
 and trains (tuning, as ``storewise train`` does) into a cached home folder the first time,
 loads the Bitext support sample, then renders each page through the ASGI app and reads the
-``Server-Timing`` header each page sets (time inside the handler: engine calls + template).
+``Server-Timing`` header each page sets (time inside the handler: services calls + template).
 The first render of a page (cold: catalog, marketing analysis, caches filled) is reported
 apart from the median and worst of the next ``--repeat`` renders. Target: < 500 ms a page.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from storewise.engine import Engine, single_threaded_blas
+from storewise.app import Services, build, single_threaded_blas
 from storewise.errors import ArtifactError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,29 +33,29 @@ TARGET_MS = 500.0
 SECRET = b"benchmark-secret-not-for-production"
 
 
-def prepare(home: Path) -> Engine:
-    """An engine over Online Retail, ingested, trained and with a support KB (cached)."""
+def prepare(home: Path) -> Services:
+    """An services over Online Retail, ingested, trained and with a support KB (cached)."""
     from storewise.ingest.pipeline import ingest
     from storewise.recommend.training import train
     from storewise.settings import Settings
 
-    engine = Engine(Settings(home=home))
-    if engine.stats()["events"]["total"] == 0:
+    services = build(Settings(home=home))
+    if services.insights.stats()["events"]["total"] == 0:
         started = time.perf_counter()
-        ingest(engine.store, "orders", [RETAIL], preset="online-retail")
+        ingest(services.store, "orders", [RETAIL], preset="online-retail")
         print(f"ingested Online Retail in {time.perf_counter() - started:.0f} s")
     try:
-        trained = engine.model_version is not None
+        trained = services.serving.model_version is not None
     except ArtifactError as exc:  # a bundle from an older storewise: train again
         print(f"retraining: {exc.message}")
         trained = False
     if not trained:
         started = time.perf_counter()
-        train(engine.store, engine.settings.bundles_dir)
+        train(services.store, services.settings.bundles_dir)
         print(f"trained in {time.perf_counter() - started:.0f} s")
     if not (home / "support" / "kb.json").exists():
-        engine.support.load_kb([BITEXT])
-    return engine
+        services.support.load_kb([BITEXT])
+    return services
 
 
 def server_ms(response: object) -> float:
@@ -76,14 +76,13 @@ def main() -> None:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from storewise.store.keys import KeyStore
     from storewise.web import create_dashboard
 
-    engine = prepare(args.home)
-    stats = engine.stats()
-    key = KeyStore(engine.store).create(["admin"], name="web benchmark").key
+    services = prepare(args.home)
+    stats = services.insights.stats()
+    key = services.keys.create(["admin"], name="web benchmark").key
     app = FastAPI()
-    app.include_router(create_dashboard(lambda: engine, secret=SECRET))
+    app.include_router(create_dashboard(lambda: services, secret=SECRET))
     client = TestClient(app, follow_redirects=False)
     form = client.get("/sign-in").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', form)
@@ -91,13 +90,13 @@ def main() -> None:
     client.post("/sign-in", data={"api_key": key, "csrf_token": token.group(1)})
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/models").text)
     assert csrf
-    top = engine.store.events().filter(pl.col("event_type") == "purchase")["customer_id"]
+    top = services.store.events().filter(pl.col("event_type") == "purchase")["customer_id"]
     buyer = str(top.drop_nulls().value_counts(sort=True)["customer_id"][0])
     item = str(stats["top_items"][0]["item_id"])
     print(
         f"Online Retail: {stats['customers']:,} customers, {stats['items']:,} items, "
-        f"{stats['events']['total']:,} events; model {engine.model_version}; "
-        f"customer {buyer} ({engine.store.customer_history(buyer).height:,} events), item {item}"
+        f"{stats['events']['total']:,} events; model {services.serving.model_version}; "
+        f"customer {buyer} ({services.store.customer_history(buyer).height:,} events), item {item}"
     )
     pages: list[tuple[str, str, str, dict[str, str] | None]] = [
         ("overview", "GET", "/", None),

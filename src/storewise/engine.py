@@ -1,9 +1,10 @@
-"""The engine: the one facade every front-end (API, CLI, dashboard, campaigns, support) calls.
+"""The serving service: recommendations, similar items, baskets, trending and buy-again.
 
 It serves the current model bundle (hot-reloaded when ``storewise train`` publishes a new
 one, the old one kept when the new one is bad), reads each customer's fresh history from the
-store so new events count at once, applies consent and the cold-start policy, business rules
-and diversity, and puts reasons into words.
+store so new events count at once, applies the consent policy and the cold-start policy,
+business rules and diversity, and puts reasons into words. It is built by the composition
+root (:func:`storewise.app.build`) and handed, as a narrow port, to marketing and support.
 
 Cold-start policy, in order: personalisation consent withdrawn -> popular in the customer's
 country; no history -> popular in their country (or trending); an anonymous session ->
@@ -19,14 +20,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from storewise import artifacts
 from storewise.errors import ArtifactError, InputError, NotFitted, NotFound, StorewiseError
-from storewise.ingest.records import RecordsReport, check_records
+from storewise.privacy.consent import ConsentPolicy
 from storewise.privacy.erasure import forget_in_bundle
 from storewise.recommend import bundle
 from storewise.recommend.base import HISTORY_SCHEMA, History, top_n
@@ -34,12 +35,7 @@ from storewise.recommend.basket import basket_scores
 from storewise.recommend.hybrid import Hybrid
 from storewise.recommend.results import RankedList, Reason, Recommendation, reason_text
 from storewise.recommend.rules import Catalog, RuleSet, allowed_mask, apply_boosts, rerank
-from storewise.settings import Settings
-from storewise.store import SqlStore, aggregates, open_store
-
-if TYPE_CHECKING:
-    from storewise.marketing.service import MarketingService
-    from storewise.support.service import SupportService
+from storewise.store.base import Store
 
 log = logging.getLogger("storewise.engine")
 
@@ -69,24 +65,22 @@ def check_n(n: int) -> int:
 
 
 class Engine:
-    """Recommendations, similar items, baskets, trending, profiles and erasure, in one place."""
+    """Recommendations, similar items, baskets, trending and buy-again from the served bundle."""
 
-    def __init__(self, settings: Settings, store: SqlStore | None = None) -> None:
-        self.settings = settings
-        self.store = store if store is not None else open_store(settings)
-        self.models_dir = settings.bundles_dir
+    def __init__(self, store: Store, models_dir: Path, policy: ConsentPolicy) -> None:
+        self.store = store
+        self.models_dir = models_dir
+        self.policy = policy
         self._served: bundle.ServedModels | None = None
         self._catalog: Catalog | None = None
         self._catalog_at = 0.0
         self._checked_at = 0.0
         self._lock = threading.Lock()
         self.last_reload_error: str | None = None
-        self._marketing: MarketingService | None = None
         self._catalog_epoch = 0
         self._catalog_stamp: int | None = None
         self._answers: OrderedDict[tuple[Any, ...], RankedList] = OrderedDict()
         self._answers_lock = threading.Lock()
-        self._support: SupportService | None = None
 
     # -- model lifecycle -----------------------------------------------------------------------
     @property
@@ -119,6 +113,10 @@ class Engine:
             self._catalog = None
             self.last_reload_error = None
             log.info("serving model bundle %s", loaded.version)
+
+    def published_version(self) -> str | None:
+        """The newest published bundle's version (served or not), or None before training."""
+        return artifacts.current_version(self.models_dir)
 
     def reload(self) -> str:
         """Load the current bundle now; returns the version served."""
@@ -184,9 +182,8 @@ class Engine:
         return History(frame, now_ms, None, country)
 
     def personalisation_allowed(self, customer_id: str) -> bool:
-        """False when the customer withdrew ``personalization`` consent (no record: allowed)."""
-        decisions = self.store.consent_of(customer_id)
-        return decisions.get("personalization", True)
+        """Whether the consent policy lets this customer's answers be personal."""
+        return self.policy.allows(self.store.consent_of(customer_id), "personalization")
 
     # -- answers -----------------------------------------------------------------------------
     def _finish(
@@ -305,7 +302,7 @@ class Engine:
             raise InputError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
         rules = rules or RuleSet()
         country, granted, stamp = self.store.serving_facts(customer_id)
-        allowed = granted is not False
+        allowed = self.policy.decision(granted, "personalization")
         # The answer depends only on the fresh history (its stamp), consent, the rules, the
         # served bundle and the catalog: an unchanged customer is answered from memory, and
         # any new event of theirs changes the stamp and recomputes.
@@ -420,11 +417,8 @@ class Engine:
         check_n(n)
         rules = rules or RuleSet()
         slot = "repurchase" if rules.allow_repurchase else "discovery"
-        consents = self.store.consents()
-        withdrawn = set(
-            consents.filter((pl.col("purpose") == "personalization") & ~pl.col("granted"))[
-                "customer_id"
-            ].to_list()
+        allowed = set(
+            self.policy.allowed_ids(customer_ids, self.store.consents(), "personalization")
         )
         countries = dict(self.store.customers().select("customer_id", "country").iter_rows())
         results: list[RankedList] = []
@@ -454,7 +448,7 @@ class Engine:
             personal = [
                 i
                 for i, (cid, h) in enumerate(zip(part, histories, strict=True))
-                if cid not in withdrawn and not h.is_empty
+                if cid in allowed and not h.is_empty
             ]
             answers: dict[int, RankedList] = {}
             if personal:
@@ -470,11 +464,13 @@ class Engine:
             for i, cid in enumerate(part):
                 if i not in answers:
                     policy = (
-                        "non-personalised (consent)" if cid in withdrawn else "cold-start: popular"
+                        "non-personalised (consent)"
+                        if cid not in allowed
+                        else "cold-start: popular"
                     )
                     history = (
                         histories[i]
-                        if cid not in withdrawn
+                        if cid in allowed
                         else History.empty(histories[i].now_ms, histories[i].country)
                     )
                     answers[i] = self._popular_answer("for-you", history, n, rules, cid, policy)
@@ -679,73 +675,15 @@ class Engine:
         rules = RuleSet(include_categories=(category,) if category else ())
         return self._trending_list(n, rules, country, "trending")
 
-    # -- data in -----------------------------------------------------------------------------------
-    def ingest(
-        self, kind: str, records: Sequence[dict[str, Any]], *, source: str = "api"
-    ) -> RecordsReport:
-        """Validate and store a batch of events, items or customer profiles (one transaction).
-
-        Returns what was stored, already there (duplicate event ids) and rejected, by position.
-        """
-        checked = check_records(kind, records, source=source)  # outside the write lock
-        with self.store.writer() as writer:
-            report = checked.write(writer)
-        if kind == "items":
-            self.refresh_catalog()
-        return report
-
-    def identify(self, anonymous_id: str, customer_id: str) -> dict[str, Any]:
-        """Link a guest's anonymous id to a customer (login); their history counts at once."""
-        if not anonymous_id.strip() or not customer_id.strip():
-            raise InputError("identify needs a non-empty anonymous_id and customer_id")
-        with self.store.writer() as writer:
-            moved = writer.link_identity(anonymous_id, customer_id, int(time.time() * 1000))
-        owner = self.store.resolve_anonymous(anonymous_id)
-        return {
-            "anonymous_id": anonymous_id,
-            "customer_id": owner,
-            "events_linked": moved,
-            "already_linked_to_another": owner != customer_id,
-        }
-
-    def set_consents(
-        self, customer_id: str, decisions: dict[str, bool], *, source: str = "api"
-    ) -> dict[str, bool]:
-        """Record a customer's consent decisions (purpose -> granted) as of now."""
-        from storewise.schema import PURPOSES
-
-        unknown = sorted(set(decisions) - set(PURPOSES))
-        if unknown:
-            raise InputError(f"unknown consent purposes {unknown}; use {', '.join(PURPOSES)}")
-        now = int(time.time() * 1000)
-        frame = pl.DataFrame(
-            {
-                "customer_id": [customer_id] * len(decisions),
-                "purpose": list(decisions),
-                "granted": [bool(v) for v in decisions.values()],
-                "at": [now] * len(decisions),
-                "source": [source] * len(decisions),
-            },
-            schema={
-                "customer_id": pl.Utf8,
-                "purpose": pl.Utf8,
-                "granted": pl.Boolean,
-                "at": pl.Int64,
-                "source": pl.Utf8,
-            },
-        )
-        with self.store.writer() as writer:
-            writer.set_consents(frame)
-            writer.audit(source, "consent", None, {"purposes": decisions})
-        return self.store.consent_of(customer_id)
-
-    def export(self, customer_id: str) -> dict[str, Any]:
-        """Everything held about a customer (right of access)."""
-        return self.store.export_customer(customer_id)
-
-    def stats(self) -> dict[str, Any]:
-        """Store figures for dashboards and ``storewise stats``."""
-        return self.store.stats()
+    # -- erasure hook ----------------------------------------------------------------------------
+    def forget(self, customer_id: str) -> dict[str, int]:
+        """Remove a customer's rows from the published bundle and drop remembered answers, so
+        the next request serves the republished bundle (an erasure hook)."""
+        rows = forget_in_bundle(self.models_dir, customer_id)
+        with self._answers_lock:
+            self._answers.clear()
+        self._checked_at = 0.0
+        return {"model_rows": rows}
 
     def model_info(self) -> dict[str, Any]:
         """The served bundle: version, data snapshot, chosen models, validation figures."""
@@ -762,111 +700,6 @@ class Engine:
             "last_reload_error": self.last_reload_error,
         }
 
-    # -- marketing and support (analyses over the same store and models) ---------------------------
-    @property
-    def marketing(self) -> MarketingService:
-        """Segments, lifetime value, churn risk, offers and campaign audiences."""
-        if self._marketing is None:
-            from storewise.marketing.service import MarketingService
-
-            self._marketing = MarketingService(self)
-        return self._marketing
-
-    @property
-    def support(self) -> SupportService:
-        """The support assistant answering with the customer's own context."""
-        if self._support is None:
-            from storewise.support.service import SupportService
-
-            self._support = SupportService(self)
-        return self._support
-
-    def customer_value(self, customer_id: str) -> dict[str, Any] | None:
-        """Segment, CLV, churn risk and next-best-offer of a customer (None if unknown)."""
-        return self.marketing.customer_value(customer_id)
-
-    def support_suggest(self, customer_id: str | None, message: str) -> dict[str, Any]:
-        """Suggested answers for a customer's message, with their facts filled in."""
-        return self.support.suggest(customer_id, message)
-
-    # -- figures for dashboards ------------------------------------------------------------------
-    def activity(self) -> list[aggregates.MonthFigures]:
-        """Per month: active customers, orders and revenue."""
-        return aggregates.monthly_activity(self.store)
-
-    def item(self, item_id: str) -> dict[str, Any] | None:
-        """One catalog row, or None when unknown."""
-        return aggregates.item_facts(self.store, item_id)
-
-    def item_audience(self, item_id: str) -> aggregates.ItemAudience:
-        """Who buys an item, as counts only (buyers, units, revenue, returns, countries)."""
-        return aggregates.item_audience(self.store, item_id)
-
-    def search_customers(self, text: str, *, limit: int = 20) -> list[str]:
-        """Customer ids starting with ``text``."""
-        return aggregates.search_customers(self.store, text, limit=limit)
-
-    def bundle_history(self) -> list[artifacts.BundleVersion]:
-        """Published model bundles, newest first (training history)."""
-        return artifacts.versions(self.models_dir)
-
-    # -- customers -----------------------------------------------------------------------------
-    def profile(self, customer_id: str) -> dict[str, Any]:
-        """What storewise knows about a customer: profile, history summary, consents."""
-        profile = self.store.customer(customer_id)
-        events = self.store.customer_history(customer_id)
-        if profile is None and events.height == 0:
-            raise NotFound(f"unknown customer {customer_id!r}")
-        buys = events.filter(pl.col("event_type") == "purchase")
-        returns = events.filter(pl.col("event_type") == "return")
-        summary: dict[str, Any] = {
-            "customer_id": customer_id,
-            "country": profile["country"] if profile else None,
-            "events": events.height,
-            "orders": buys["order_id"].n_unique() if buys.height else 0,
-            "items_bought": buys["item_id"].n_unique() if buys.height else 0,
-            "revenue": round(float(buys["value"].fill_null(0).sum()), 2),
-            "returns": returns.height,
-            "returned_value": round(float(returns["value"].fill_null(0).sum()), 2),
-            "first_seen": _iso(events["ts"].min()) if events.height else None,
-            "last_seen": _iso(events["ts"].max()) if events.height else None,
-            "consents": self.store.consent_of(customer_id),
-        }
-        value = self.customer_value(customer_id)
-        if value:
-            summary.update(value)
-        if buys.height:
-            top = (
-                buys.group_by("item_id")
-                .agg(pl.len())
-                .sort("len", "item_id", descending=[True, False])
-                .head(5)
-            )
-            titles = dict(
-                zip(
-                    self.store.items()["item_id"].to_list(),
-                    self.store.items()["title"].to_list(),
-                    strict=True,
-                )
-            )
-            summary["favourite_items"] = [
-                {"item_id": i, "title": titles.get(i), "purchases": int(c)}
-                for i, c in top.iter_rows()
-            ]
-        return summary
-
-    def forget(self, customer_id: str, *, actor: str = "system") -> dict[str, Any]:
-        """Erase a customer from the store, the caches and the served model bundle."""
-        erasure = self.store.erase_customer(customer_id, actor=actor)
-        with self._answers_lock:
-            self._answers.clear()
-        removed = dict(erasure.removed)
-        removed["model_rows"] = forget_in_bundle(self.models_dir, customer_id)
-        if self._marketing is not None:
-            self._marketing.invalidate()
-        self._checked_at = 0.0  # serve the republished bundle from the next request
-        return {"customer_id": customer_id, "removed": removed}
-
 
 def _explain_with(
     model: Any, history: History, parts: dict[str, np.ndarray], items: np.ndarray
@@ -878,15 +711,4 @@ def _explain_with(
     return reasons
 
 
-def _iso(ms: Any) -> str | None:
-    from storewise.schema import from_ms
-
-    return from_ms(int(ms)).isoformat() if ms is not None else None
-
-
-def open_engine(settings: Settings) -> Engine:
-    """An engine over the configured store and model folder."""
-    return Engine(settings)
-
-
-__all__ = ["Engine", "Path", "check_n", "open_engine"]
+__all__ = ["Engine", "check_n", "single_threaded_blas"]

@@ -6,15 +6,15 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from storewise.datasets.synth import SynthConfig, write_csv
-from storewise.engine import Engine, single_threaded_blas
-from storewise.ingest.pipeline import ingest
-from storewise.privacy.crypto import FieldCipher
-from storewise.recommend.training import train
-from storewise.settings import Settings
-from storewise.store import open_store
-from storewise.store.keys import KeyStore
-from storewise.support.service import DEMO_KB
+from storewise.app import (
+    DEMO_KB,
+    FieldCipher,
+    Ingest,
+    Settings,
+    SynthConfig,
+    build,
+    single_threaded_blas,
+)
 
 SCOPE_SETS = {
     "read": ["read"],
@@ -59,20 +59,18 @@ def build_shop(home: Path, *, model: str | None = None) -> Shop:
         f'encryption_key_file = "{(home / "secret.key").as_posix()}"\n'
     )
     settings = Settings(home=home)
-    files = write_csv(SynthConfig(customers=150, items=60, days=120, seed=1), home / "csv")
-    store = open_store(settings)
-    try:
+    files = Ingest.synthesize(SynthConfig(customers=150, items=60, days=120, seed=1), home / "csv")
+    with build(settings) as services:
         for kind in ("items", "customers", "events"):
-            ingest(store, kind, [files[kind]])
-        train(store, settings.bundles_dir, model=model, budget_seconds=5)
-        Engine(settings, store).support.load_kb([DEMO_KB])
-        keys = KeyStore(store)
+            services.ingest.files(kind, [files[kind]])
+        services.training.train(model=model, budget_seconds=5)
+        services.support.load_kb([DEMO_KB])
+        keys = services.keys
         created = {name: keys.create(scopes, name=name).key for name, scopes in SCOPE_SETS.items()}
+        store = services.store
         buyers = store.events().filter(store.events()["event_type"] == "purchase")
         customers = sorted(set(buyers["customer_id"].drop_nulls().to_list()))
         catalog = store.items()
         items = catalog["item_id"].to_list()
         categories = sorted(set(catalog["category"].drop_nulls().to_list()))
-    finally:
-        store.close()
     return Shop(home, created, customers, items, categories)

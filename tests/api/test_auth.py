@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from storewise.api import create_app
 from storewise.errors import InputError
 from storewise.store import open_store
-from storewise.store.keys import KeyStore, grants, parse_scopes
+from storewise.store.keys import grants, parse_scopes
 from storewise.store.tables import api_keys
 from tests.api.shop import Shop
 
@@ -129,11 +129,11 @@ def test_revoked_key_stops_working(fresh_shop: Shop) -> None:
     settings = fresh_shop.settings(api_key_cache_seconds=0.0)
     store = open_store(settings)
     try:
-        created = KeyStore(store).create(["read"], name="temp")
+        created = store.keys().create(["read"], name="temp")
         with TestClient(create_app(settings)) as api:
             headers = {"Authorization": f"Bearer {created.key}"}
             assert api.get("/v1/trending", headers=headers).status_code == 200
-            KeyStore(store).revoke(created.info.key_id)
+            store.keys().revoke(created.info.key_id)
             assert api.get("/v1/trending", headers=headers).status_code == 401
     finally:
         store.close()

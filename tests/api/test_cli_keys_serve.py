@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from storewise.cli.main import app
 from storewise.store import open_store
-from storewise.store.keys import KeyStore
 from tests.api.shop import Shop
 
 runner = CliRunner()
@@ -34,10 +33,10 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
 
     store = open_store(Settings(home=tmp_path))
     try:
-        assert KeyStore(store).verify(key) is not None
+        assert store.keys().verify(key) is not None
         revoked = runner.invoke(app, [*home, "keys", "revoke", rows[0]["key_id"]])
         assert revoked.exit_code == 0, revoked.output
-        assert KeyStore(store).verify(key) is None
+        assert store.keys().verify(key) is None
     finally:
         store.close()
     assert runner.invoke(app, [*home, "keys", "revoke", "000000000000"]).exit_code == 3

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from storewise.api import create_app
 from storewise.engine import Engine
+from storewise.services.ingest import Ingest
 from tests.api.shop import Shop
 
 
@@ -191,7 +192,7 @@ def test_store_failure_is_503_without_internals(
     def fail(*_args: Any, **_kwargs: Any) -> Any:
         raise StoreError("the store failed: disk I/O error at /var/lib/db")
 
-    monkeypatch.setattr(Engine, "ingest", fail)
+    monkeypatch.setattr(Ingest, "records", fail)
     with TestClient(create_app(module_shop.settings())) as api:
         response = api.post(
             "/v1/events",

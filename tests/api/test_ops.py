@@ -131,7 +131,7 @@ def test_a_bad_bundle_is_refused_and_the_old_one_serves(fresh_shop: Shop) -> Non
 
 def test_api_connections_use_a_small_sqlite_cache(client: TestClient) -> None:
     """Serving connections get the configured page cache, not the import-sized one."""
-    engine = client.app.state.engine  # type: ignore[attr-defined]
-    with engine.store.engine.connect() as conn:
+    services = client.app.state.services  # type: ignore[attr-defined]
+    with services.store.engine.connect() as conn:
         size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
     assert size == -8 * 1024

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from storewise.app import build
 from storewise.cli.main import app
-from storewise.engine import Engine
 from storewise.settings import Settings
 from tests.conftest import shared_file
 
@@ -37,11 +37,11 @@ def run_json(home: Path, *args: str) -> dict | list:  # type: ignore[type-arg]
 
 
 def marketing_granted(home: Path) -> set[str]:
-    engine = Engine(Settings(home=home))
+    services = build(Settings(home=home))
     try:
-        consents = engine.store.consents()
+        consents = services.store.consents()
     finally:
-        engine.store.close()
+        services.store.close()
     rows = consents.filter((pl.col("purpose") == "marketing") & pl.col("granted"))
     return set(rows.get_column("customer_id").to_list())
 
@@ -108,11 +108,11 @@ def test_offer_catalog_commands(trained_home: Path, tmp_path: Path) -> None:
 
 
 def _campaign_and_log(home: Path, folder: Path) -> tuple[Path, Path]:
-    engine = Engine(Settings(home=home))
+    services = build(Settings(home=home))
     try:
-        table = engine.marketing.customer_table()
+        table = services.marketing.customer_table()
     finally:
-        engine.store.close()
+        services.store.close()
     rng = np.random.default_rng(3)
     n = 3000
     sample = table[rng.integers(0, table.height, n).tolist()]

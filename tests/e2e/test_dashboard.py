@@ -47,9 +47,9 @@ def dashboard_app(shop: Shop) -> FastAPI:
     """The API app (``create_app``) with the dashboard, as ``storewise serve`` runs it."""
     from storewise.api import create_app
 
-    app = create_app(shop.settings, engine=shop.engine)
+    app = create_app(shop.settings, services=shop.services)
     if not any(getattr(r, "name", None) == "dashboard.overview" for r in app.routes):
-        app.include_router(create_dashboard(lambda: shop.engine, secret=SECRET))
+        app.include_router(create_dashboard(lambda: shop.services, secret=SECRET))
     return app
 
 
@@ -131,12 +131,12 @@ def test_dashboard_flow(page: object, shop: Shop, tmp_path: Path) -> None:
     sign_in(page, shop.admin_key)
 
     # overview with numbers and a chart
-    stats = shop.engine.stats()
+    stats = shop.services.insights.stats()
     expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
     expect(page.locator("#kpi-customers")).to_have_text(f"{stats['customers']:,}")
     expect(page.locator("#kpi-orders")).to_have_text(f"{stats['orders']:,}")
     expect(page.get_by_role("img", name="Active customers per month")).to_be_visible()
-    expect(page.locator("#model-version")).to_have_text(str(shop.engine.model_version))
+    expect(page.locator("#model-version")).to_have_text(str(shop.services.serving.model_version))
     shot(page, "02-overview")
 
     # search a customer, see recommendations with reasons; preview a rule
@@ -182,7 +182,7 @@ def test_dashboard_flow(page: object, shop: Shop, tmp_path: Path) -> None:
 
     # models
     page.get_by_role("link", name="Models").click()
-    expect(page.get_by_text(f"{shop.engine.model_version} (served)")).to_be_visible()
+    expect(page.get_by_text(f"{shop.services.serving.model_version} (served)")).to_be_visible()
     shot(page, "06-models")
 
     # support console with a customer's card

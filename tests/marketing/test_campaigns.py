@@ -16,12 +16,12 @@ from storewise.marketing.campaigns import (
     EMAIL_HEADER,
     audience_rows,
     csv_header,
-    marketing_consented,
     select_audience,
     write_audience,
     write_audience_csv,
 )
 from storewise.marketing.rfm import SEGMENTS
+from storewise.privacy.consent import ConsentPolicy
 
 CONSENT_SCHEMA = {"customer_id": pl.Utf8, "purpose": pl.Utf8, "granted": pl.Boolean}
 # Per customer: no record, granted or withdrawn, for marketing and (as noise) other purposes.
@@ -96,7 +96,7 @@ def test_latest_decision_and_no_record_mean_what_they_say() -> None:
         schema=CONSENT_SCHEMA,
     )
     # b withdrew, c only allowed personalisation, d has an undecided (null) marketing row.
-    assert marketing_consented(consents) == {"a"}
+    assert ConsentPolicy().allowed_ids(["a", "b", "c", "d"], consents, "marketing") == ["a"]
 
 
 def test_filters_order_and_limit() -> None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storewise.engine import Engine, single_threaded_blas
+from storewise.app import Services, build, single_threaded_blas
 from storewise.errors import ArtifactError, InputError, NotFound
 from storewise.marketing.offer_book import NO_OFFER_ID
 from storewise.marketing.rfm import SEGMENTS
@@ -52,49 +52,49 @@ def shop_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def engine(shop_home: Path, tmp_path: Path) -> Iterator[Engine]:
-    """An engine over a private copy of the shop, so tests may write to it."""
+def services(shop_home: Path, tmp_path: Path) -> Iterator[Services]:
+    """An services over a private copy of the shop, so tests may write to it."""
     home = tmp_path / "home"
     shutil.copytree(shop_home, home)
-    engine = Engine(Settings(home=home))
-    yield engine
-    engine.store.close()
+    services = build(Settings(home=home))
+    yield services
+    services.store.close()
 
 
-def purchases(engine: Engine) -> pl.DataFrame:
-    events = engine.store.events()
+def purchases(services: Services) -> pl.DataFrame:
+    events = services.store.events()
     return events.filter(pl.col("event_type") == "purchase", pl.col("customer_id").is_not_null())
 
 
-def withdrawn(engine: Engine, purpose: str) -> set[str]:
-    consents = engine.store.consents()
+def withdrawn(services: Services, purpose: str) -> set[str]:
+    consents = services.store.consents()
     rows = consents.filter((pl.col("purpose") == purpose) & ~pl.col("granted"))
     return set(rows.get_column("customer_id").to_list())
 
 
-def test_segments_cover_every_analysed_customer(engine: Engine) -> None:
-    result = engine.marketing.segments()
+def test_segments_cover_every_analysed_customer(services: Services) -> None:
+    result = services.marketing.segments()
     rows = result["segments"]
     assert [r["name"] for r in rows] == list(SEGMENTS)
     assert sum(r["customers"] for r in rows) == result["customers"] > 50
     assert sum(r["share"] for r in rows) == pytest.approx(1.0, abs=1e-3)
     assert sum(r["revenue_share"] for r in rows) == pytest.approx(1.0, abs=1e-3)
     assert all(r["description"] for r in rows)
-    last_event = engine.store.events().get_column("ts").max()
+    last_event = services.store.events().get_column("ts").max()
     assert isinstance(last_event, int)
     assert result["as_of"] == datetime.fromtimestamp(last_event / 1000, UTC).date().isoformat()
     # Customers who withdrew analytics consent are left out of the analysis entirely.
-    buyers = set(purchases(engine).get_column("customer_id").to_list())
-    out = withdrawn(engine, "analytics") & buyers
+    buyers = set(purchases(services).get_column("customer_id").to_list())
+    out = withdrawn(services, "analytics") & buyers
     assert out and result["excluded_for_consent"] == len(out)
     assert result["customers"] == len(buyers - out)
     for customer in sorted(out)[:5]:
-        assert engine.marketing.customer_value(customer) is None
-        assert engine.marketing.segment_of(customer) is None
+        assert services.marketing.customer_value(customer) is None
+        assert services.marketing.segment_of(customer) is None
 
 
-def test_customer_value_fields_and_profile(engine: Engine) -> None:
-    service = engine.marketing
+def test_customer_value_fields_and_profile(services: Services) -> None:
+    service = services.marketing
     table = service.customer_table()
     assert table.get_column("clv").null_count() == 0
     clv = service.clv()
@@ -112,7 +112,7 @@ def test_customer_value_fields_and_profile(engine: Engine) -> None:
         assert value["next_best_offer"]["offer_id"] in DEFAULT_IDS
     assert service.customer_value("never-seen") is None
     viewer = (
-        engine.store.events()
+        services.store.events()
         .filter(pl.col("customer_id").is_not_null())
         .group_by("customer_id")
         .agg((pl.col("event_type") == "purchase").any().alias("bought"))
@@ -122,15 +122,15 @@ def test_customer_value_fields_and_profile(engine: Engine) -> None:
     )
     assert viewer and service.customer_value(viewer[0]) is None  # browsed, never bought
     customer = table.get_column("customer_id")[0]
-    profile = engine.profile(customer)
+    profile = services.customers.profile(customer)
     assert profile["segment"] == service.segment_of(customer)
     assert profile["next_best_offer"]["customer_id"] == customer and "clv" in profile
 
 
 def test_results_are_cached_until_the_store_changes(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = engine.marketing
+    service = services.marketing
     ids = service.customer_table().get_column("customer_id").to_list()
     computed: list[int] = []
     original = service._compute
@@ -151,7 +151,7 @@ def test_results_are_cached_until_the_store_changes(
         assert service.customer_value(customer) is not None
     assert not computed  # unchanged store: nothing recomputed
     late = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    report = engine.ingest(
+    report = services.ingest.records(
         "events",
         [
             {
@@ -170,8 +170,8 @@ def test_results_are_cached_until_the_store_changes(
     assert value["segment"] in ("New", "Promising", "Potential loyalist")
 
 
-def test_clv_time_units_and_fit_until(engine: Engine) -> None:
-    service = engine.marketing
+def test_clv_time_units_and_fit_until(services: Services) -> None:
+    service = services.marketing
     weeks = service.clv(fit_until="2024-09-30", time_unit="week")
     days = service.clv(fit_until="2024-09-30", time_unit="day")
     bw, bd = weeks["bgnbd"], days["bgnbd"]
@@ -182,8 +182,8 @@ def test_clv_time_units_and_fit_until(engine: Engine) -> None:
     assert bd["b"] == pytest.approx(bw["b"], rel=0.05)
     assert weeks["gamma_gamma"]["p"] == pytest.approx(days["gamma_gamma"]["p"], rel=1e-6)
     first = (
-        purchases(engine)
-        .filter(~pl.col("customer_id").is_in(sorted(withdrawn(engine, "analytics"))))
+        purchases(services)
+        .filter(~pl.col("customer_id").is_in(sorted(withdrawn(services, "analytics"))))
         .group_by("customer_id")
         .agg(pl.col("ts").min())
     )
@@ -200,11 +200,11 @@ def test_clv_time_units_and_fit_until(engine: Engine) -> None:
 
 
 def test_few_customers_one_purchase_and_odd_spend(tmp_path: Path) -> None:
-    engine = Engine(Settings(home=tmp_path / "home"))
+    services = build(Settings(home=tmp_path / "home"))
     try:
         with pytest.raises(InputError, match="no purchases"):
-            engine.marketing.segments()
-        assert engine.marketing.customer_value("anyone") is None
+            services.marketing.segments()
+        assert services.marketing.customer_value("anyone") is None
         day = "2024-03-0{}T10:00:00Z"
         records = [
             {"customer_id": "one", "item_id": "i1", "event_type": "purchase",
@@ -222,8 +222,8 @@ def test_few_customers_one_purchase_and_odd_spend(tmp_path: Path) -> None:
             {"customer_id": "twice", "item_id": "i2", "event_type": "purchase",
              "timestamp": day.format(5), "price": 9.0},
         ]  # fmt: skip
-        assert engine.ingest("events", records).stored == len(records)
-        service = engine.marketing
+        assert services.ingest.records("events", records).stored == len(records)
+        service = services.marketing
         result = service.segments()
         assert result["customers"] == 4  # returns-only has no purchase
         assert "at least 20 customers" in (result["clv_note"] or "")
@@ -237,17 +237,17 @@ def test_few_customers_one_purchase_and_odd_spend(tmp_path: Path) -> None:
         with pytest.raises(InputError, match="at least 20 customers"):
             service.clv()
     finally:
-        engine.store.close()
+        services.store.close()
 
 
-def test_offer_catalog_edits(engine: Engine) -> None:
-    service = engine.marketing
+def test_offer_catalog_edits(services: Services) -> None:
+    service = services.marketing
     assert [o["id"] for o in service.offers()] == DEFAULT_IDS
     offers = service.set_offer({"id": "15-off", "name": "15% off", "discount": 0.15})
     assert [o["id"] for o in offers] == [*DEFAULT_IDS, "15-off"]
     offers = service.set_offer({"id": "free-shipping", "name": "Free P&P", "cost_per_order": 3})
     assert next(o for o in offers if o["id"] == "free-shipping")["cost_per_order"] == 3
-    saved = json.loads((engine.settings.home / "marketing" / "offers.json").read_text())
+    saved = json.loads((services.settings.home / "marketing" / "offers.json").read_text())
     assert [o["id"] for o in saved["offers"]] == [*DEFAULT_IDS, "15-off"]
     assert [o["id"] for o in service.remove_offer("15-off")] == DEFAULT_IDS
     with pytest.raises(NotFound, match="offers are: no-offer, free-shipping, 10-percent-off"):
@@ -262,8 +262,8 @@ def test_offer_catalog_edits(engine: Engine) -> None:
     assert [o["id"] for o in replaced] == [NO_OFFER_ID, "vip"]
 
 
-def test_bandit_learns_from_responses_and_persists(engine: Engine) -> None:
-    service = engine.marketing
+def test_bandit_learns_from_responses_and_persists(services: Services) -> None:
+    service = services.marketing
     table = service.customer_table()
     segment = table.group_by("segment").len().sort("len", descending=True)["segment"][0]
     members = table.filter(pl.col("segment") == segment).get_column("customer_id").to_list()
@@ -281,8 +281,8 @@ def test_bandit_learns_from_responses_and_persists(engine: Engine) -> None:
     assert answer["segment"] == segment
     assert answer["posterior"]["free-shipping"]["responses"] == 40
     assert answer["posterior"]["free-shipping"]["rate"] > 0.9
-    # A fresh engine reads the saved state and now sends free shipping to this segment.
-    fresh = Engine(Settings(home=engine.settings.home))
+    # A fresh services reads the saved state and now sends free shipping to this segment.
+    fresh = build(Settings(home=services.settings.home))
     try:
         picks = fresh.marketing.decide_offers(members[:20])
         assert {p["offer_id"] for p in picks} == {"free-shipping"}
@@ -293,11 +293,11 @@ def test_bandit_learns_from_responses_and_persists(engine: Engine) -> None:
         fresh.store.close()
 
 
-def _campaign(engine: Engine, path: Path, rows: int = 4000, seed: int = 5) -> None:
+def _campaign(services: Services, path: Path, rows: int = 4000, seed: int = 5) -> None:
     """A past campaign where 10% off lifts one-off buyers a lot, and regulars (who buy anyway)
     not at all; free shipping changes nothing."""
     rng = np.random.default_rng(seed)
-    table = engine.marketing.customer_table()
+    table = services.marketing.customer_table()
     pick = rng.integers(0, table.height, rows)
     sample = table[pick.tolist()]
     freq = sample.get_column("frequency").to_numpy().astype(float)
@@ -309,10 +309,10 @@ def _campaign(engine: Engine, path: Path, rows: int = 4000, seed: int = 5) -> No
     ).write_csv(path)
 
 
-def test_uplift_model_targets_persuadables_only(engine: Engine, tmp_path: Path) -> None:
+def test_uplift_model_targets_persuadables_only(services: Services, tmp_path: Path) -> None:
     campaign = tmp_path / "campaign.csv"
-    _campaign(engine, campaign)
-    service = engine.marketing
+    _campaign(services, campaign)
+    service = services.marketing
     info = service.train_offer_model(
         campaign, treatment="arm", outcome="ordered", control="none",
         arms={"discount": "10-percent-off", "shipping": "free-shipping"},
@@ -333,17 +333,17 @@ def test_uplift_model_targets_persuadables_only(engine: Engine, tmp_path: Path) 
     assert regulars.count(NO_OFFER_ID) / len(regulars) >= 0.9  # never pay those who buy anyway
     assert all(p["expected_value"] > 0 for p in picks.values() if p["offer_id"] != NO_OFFER_ID)
     # Served from the saved rows by a new process, without pickle; tampering is refused.
-    fresh = Engine(Settings(home=engine.settings.home))
+    fresh = build(Settings(home=services.settings.home))
     try:
         again = fresh.marketing.decide_offers(ids[:30])
         assert [p["offer_id"] for p in again] == [picks[c]["offer_id"] for c in ids[:30]]
         assert fresh.marketing.offer_model_info() == info
     finally:
         fresh.store.close()
-    saved = engine.settings.home / "marketing" / "uplift-campaign.csv"
+    saved = services.settings.home / "marketing" / "uplift-campaign.csv"
     text = saved.read_text()
     saved.write_text(text + text.splitlines()[1] + "\n")  # one row more than was trained on
-    fresh = Engine(Settings(home=engine.settings.home))
+    fresh = build(Settings(home=services.settings.home))
     try:
         with pytest.raises(ArtifactError, match="changed since training"):
             fresh.marketing.next_best_offer(ids[0])
@@ -351,10 +351,10 @@ def test_uplift_model_targets_persuadables_only(engine: Engine, tmp_path: Path) 
         fresh.store.close()
 
 
-def test_uplift_training_rejects_bad_campaigns(engine: Engine, tmp_path: Path) -> None:
+def test_uplift_training_rejects_bad_campaigns(services: Services, tmp_path: Path) -> None:
     campaign = tmp_path / "campaign.csv"
-    _campaign(engine, campaign, rows=600)
-    service = engine.marketing
+    _campaign(services, campaign, rows=600)
+    service = services.marketing
     with pytest.raises(InputError, match=r"\['discount', 'shipping'\] are not offers"):
         service.train_offer_model(campaign, treatment="arm", outcome="ordered", control="none")
     with pytest.raises(NotFound, match="unknown offer 'gift'"):
@@ -386,9 +386,9 @@ def test_uplift_training_rejects_bad_campaigns(engine: Engine, tmp_path: Path) -
         service.train_offer_model(tmp_path / "nope.csv", treatment="a", outcome="b")
 
 
-def test_off_policy_evaluation_recovers_known_values(engine: Engine, tmp_path: Path) -> None:
+def test_off_policy_evaluation_recovers_known_values(services: Services, tmp_path: Path) -> None:
     rng = np.random.default_rng(11)
-    ids = engine.marketing.customer_table().get_column("customer_id").to_list()
+    ids = services.marketing.customer_table().get_column("customer_id").to_list()
     n = 6000
     shown = rng.choice(DEFAULT_IDS, size=n)
     rate = {"no-offer": 0.1, "free-shipping": 0.3, "10-percent-off": 0.2}
@@ -404,7 +404,7 @@ def test_off_policy_evaluation_recovers_known_values(engine: Engine, tmp_path: P
             "noise": rng.random(n),
         }
     ).write_csv(log)
-    service = engine.marketing
+    service = services.marketing
     result = service.evaluate_offer_policy(
         log, action="offer", reward="reward", propensity="propensity",
         policy_column="always_shipping", features=["noise"],
@@ -425,32 +425,36 @@ def test_off_policy_evaluation_recovers_known_values(engine: Engine, tmp_path: P
         )
 
 
-def test_campaign_audience_respects_consent_and_filters(engine: Engine) -> None:
-    service = engine.marketing
-    consents = engine.store.consents()
+def test_campaign_audience_respects_consent_and_filters(services: Services) -> None:
+    service = services.marketing
+    consents = services.store.consents()
     granted = set(
         consents.filter((pl.col("purpose") == "marketing") & pl.col("granted"))
         .get_column("customer_id")
         .to_list()
     )
-    rows = service.campaign_audience(segment="at risk", n_items=3)
+    rows = service.campaign_audience(segment="at risk", n_items=3, actor="test")
     assert rows and all(r["customer_id"] in granted for r in rows)
     assert {r["segment"] for r in rows} == {"At risk"}
     assert [r["clv"] for r in rows] == sorted((r["clv"] for r in rows), reverse=True)
     for row in rows:
         assert row["item_1_id"] and row["item_1_title"] and row["item_1_reason"]
         assert row["offer"] in DEFAULT_IDS and row["reasons"].startswith("At risk")
-        profile = engine.store.customer(row["customer_id"])
+        profile = services.store.customer(row["customer_id"])
         assert profile is not None and row["email"] == profile["email"]
     threshold = float(np.median([r["clv"] for r in rows]))
-    rich = service.campaign_audience(segment="At risk", min_clv=threshold, n_items=0, limit=2)
+    rich = service.campaign_audience(
+        segment="At risk", min_clv=threshold, n_items=0, limit=2, actor="test"
+    )
     assert 0 < len(rich) <= 2 and all(r["clv"] >= threshold for r in rich)
     assert "item_1_id" not in rich[0]
     with pytest.raises(NotFound, match="valid segments are: Champions, Loyal"):
-        service.campaign_audience(segment="Whales")
+        service.campaign_audience(segment="Whales", actor="test")
     gone = rows[0]["customer_id"]
-    engine.set_consents(gone, {"marketing": False})
-    assert gone not in {r["customer_id"] for r in service.campaign_audience(segment="At risk")}
+    services.customers.set_consents(gone, {"marketing": False})
+    assert gone not in {
+        r["customer_id"] for r in service.campaign_audience(segment="At risk", actor="test")
+    }
 
 
 @settings(
@@ -458,9 +462,9 @@ def test_campaign_audience_respects_consent_and_filters(engine: Engine) -> None:
 )
 @given(st.data())
 def test_audience_never_includes_customers_without_marketing_consent(
-    engine: Engine, data: st.DataObject
+    services: Services, data: st.DataObject
 ) -> None:
-    service = engine.marketing
+    service = services.marketing
     ids = service.customer_table().get_column("customer_id").to_list()
     states = data.draw(
         st.lists(
@@ -480,6 +484,6 @@ def test_audience_never_includes_customers_without_marketing_consent(
     )
     granted = {c for c, s in zip(ids, states, strict=True) if s == "granted"}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine.store, "consents", lambda: frame)
-        rows = service.campaign_audience(n_items=0, offer=False)
+        patch.setattr(services.store, "consents", lambda: frame)
+        rows = service.campaign_audience(n_items=0, offer=False, actor="test")
     assert {r["customer_id"] for r in rows} == granted

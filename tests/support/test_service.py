@@ -1,4 +1,4 @@
-"""The support assistant wired to the engine and CLI: cards from the store, alternatives to
+"""The support assistant wired to the services and CLI: cards from the store, alternatives to
 returned items, unknown customers and a missing knowledge base."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from storewise.app import Services, build
 from storewise.cli.main import app
-from storewise.engine import Engine
 from storewise.errors import NotFitted
 from storewise.settings import Settings
 from tests.support.conftest import TINY_KB_MD
@@ -20,29 +20,29 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def engine(trained_home: Path, tmp_path: Path) -> Engine:
-    engine = Engine(Settings(home=trained_home))
+def services(trained_home: Path, tmp_path: Path) -> Services:
+    services = build(Settings(home=trained_home))
     kb = tmp_path / "faq.md"
     kb.write_text(TINY_KB_MD)
-    engine.support.load_kb([kb])
-    return engine
+    services.support.load_kb([kb])
+    return services
 
 
-def a_buyer(engine: Engine) -> tuple[str, str]:
-    buys = engine.store.events().filter(pl.col("event_type") == "purchase")
+def a_buyer(services: Services) -> tuple[str, str]:
+    buys = services.store.events().filter(pl.col("event_type") == "purchase")
     row = buys.sort("ts").row(-1, named=True)
     return str(row["customer_id"]), str(row["item_id"])
 
 
 def test_no_knowledge_base_says_how_to_load_one(trained_home: Path) -> None:
-    engine = Engine(Settings(home=trained_home))
+    services = build(Settings(home=trained_home))
     with pytest.raises(NotFitted, match="load-kb"):
-        engine.support_suggest(None, "where is my order?")
+        services.support.suggest(None, "where is my order?")
 
 
-def test_answer_uses_the_customers_own_order(engine: Engine) -> None:
-    customer, _item = a_buyer(engine)
-    result = engine.support_suggest(customer, "where is my order?")
+def test_answer_uses_the_customers_own_order(services: Services) -> None:
+    customer, _item = a_buyer(services)
+    result = services.support.suggest(customer, "where is my order?")
     assert result["intent"] == "track_order"
     text = result["answers"][0]["text"]
     assert "{{" not in text
@@ -50,10 +50,10 @@ def test_answer_uses_the_customers_own_order(engine: Engine) -> None:
     assert orders and orders[0]["order_id"] in text
 
 
-def test_returned_item_gets_in_stock_alternatives(engine: Engine) -> None:
-    customer, item = a_buyer(engine)
+def test_returned_item_gets_in_stock_alternatives(services: Services) -> None:
+    customer, item = a_buyer(services)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    engine.ingest(
+    services.ingest.records(
         "events",
         [
             {
@@ -65,14 +65,14 @@ def test_returned_item_gets_in_stock_alternatives(engine: Engine) -> None:
             }
         ],
     )
-    card = engine.support.card(customer)
+    card = services.support.card(customer)
     assert card.recommendations
     assert all("alternative" in (r.reason or "") for r in card.recommendations)
     assert item not in {r.item_id for r in card.recommendations}
 
 
-def test_unknown_customer_gets_a_generic_answer(engine: Engine) -> None:
-    result = engine.support_suggest("nobody-here", "where is my order?")
+def test_unknown_customer_gets_a_generic_answer(services: Services) -> None:
+    result = services.support.suggest("nobody-here", "where is my order?")
     assert result["intent"] == "track_order"
     assert result["card"]["orders"] == []
     assert "{{" not in result["answers"][0]["text"]

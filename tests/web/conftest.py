@@ -18,7 +18,7 @@ __all__ = ["shop"]
 def dashboard_app(shop: Shop) -> FastAPI:
     """A bare FastAPI app with only the dashboard included."""
     app = FastAPI()
-    app.include_router(create_dashboard(lambda: shop.engine, secret=SECRET))
+    app.include_router(create_dashboard(lambda: shop.services, secret=SECRET))
     return app
 
 

@@ -13,10 +13,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from storewise.engine import Engine, single_threaded_blas
-from storewise.privacy.crypto import FieldCipher
-from storewise.settings import Settings
-from storewise.store.keys import KeyStore
+from storewise.app import (
+    FieldCipher,
+    Ingest,
+    Services,
+    Settings,
+    SynthConfig,
+    build,
+    single_threaded_blas,
+)
 
 SECRET = b"dashboard-tests-secret-0123456789abcdef"
 
@@ -55,7 +60,7 @@ class Shop:
     """Everything a dashboard test needs about the shop."""
 
     settings: Settings
-    engine: Engine
+    services: Services
     admin_key: str
     read_key: str
     buyer: str  # a customer with several purchases
@@ -72,31 +77,27 @@ def build_shop(root: Path) -> Shop:
     global _SHOP
     if _SHOP is not None:
         return _SHOP
-    from storewise.datasets.synth import SynthConfig, write_csv
-    from storewise.ingest.pipeline import ingest
-    from storewise.recommend.training import train
-
     single_threaded_blas()
     key_file = root / "encryption.key"
     key_file.write_text(FieldCipher.generate_key())
     settings = Settings(home=root / "home", encryption_key_file=key_file)
-    engine = Engine(settings)
-    files = write_csv(SynthConfig(customers=200, items=60, seed=2), root / "csv")
+    services = build(settings)
+    files = Ingest.synthesize(SynthConfig(customers=200, items=60, seed=2), root / "csv")
     for kind in ("items", "customers", "events"):
-        ingest(engine.store, kind, [files[kind]])
-    train(engine.store, settings.bundles_dir, model="itemknn")
+        services.ingest.files(kind, [files[kind]])
+    services.training.train(model="itemknn")
     kb = root / "kb.md"
     kb.write_text(TINY_KB)
-    engine.support.load_kb([kb])
-    keys = KeyStore(engine.store)
+    services.support.load_kb([kb])
+    keys = services.keys
     admin = keys.create(["admin"], name="tests admin").key
     read = keys.create(["read"], name="tests read").key
-    stats = engine.stats()
+    stats = services.insights.stats()
     withdrew = set(
-        engine.store.consents().filter(~pl.col("granted"))["customer_id"].to_list()
+        services.store.consents().filter(~pl.col("granted"))["customer_id"].to_list()
     )  # the buyer shown everywhere has every consent, so segment and value are known
     buyers = (
-        engine.store.events()
+        services.store.events()
         .filter(pl.col("event_type") == "purchase", pl.col("customer_id").is_not_null())
         .group_by("customer_id")
         .len()
@@ -106,7 +107,7 @@ def build_shop(root: Path) -> Shop:
     consenting = [b for b in buyers if b not in withdrew]
     _SHOP = Shop(
         settings=settings,
-        engine=engine,
+        services=services,
         admin_key=admin,
         read_key=read,
         buyer=str(consenting[0]),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from storewise.store.keys import KeyStore
 from storewise.web.auth import CSRF_COOKIE, SESSION_COOKIE, Admin, Signer
 from tests.web.conftest import sign_in
 from tests.web.shop import SECRET, Shop, csrf_of
@@ -74,7 +73,7 @@ def test_sign_in_with_a_token_not_matching_the_cookie_is_refused(
     client: TestClient, shop: Shop
 ) -> None:
     client.get("/sign-in")
-    forged = Signer(SECRET, shop.engine.store.url).new_csrf()  # valid, but not this browser's
+    forged = Signer(SECRET, shop.services.store.url).new_csrf()  # valid, but not this browser's
     response = client.post("/sign-in", data={"api_key": shop.admin_key, "csrf_token": forged})
     assert response.status_code == 403
 
@@ -96,7 +95,7 @@ def test_forms_need_the_sessions_csrf_token(admin: TestClient, shop: Shop) -> No
     assert wrong.status_code == 403
     erase = admin.post(f"/customers/{shop.buyer}/erase", data={"confirm": shop.buyer})
     assert erase.status_code == 403
-    assert shop.engine.store.customer(shop.buyer) is not None  # nothing was erased
+    assert shop.services.store.customer(shop.buyer) is not None  # nothing was erased
 
 
 def test_tampered_session_cookie_is_ignored(admin: TestClient) -> None:
@@ -106,19 +105,19 @@ def test_tampered_session_cookie_is_ignored(admin: TestClient) -> None:
 
 
 def test_expired_session_is_ignored(client: TestClient, shop: Shop) -> None:
-    signer = Signer(SECRET, shop.engine.store.url)
+    signer = Signer(SECRET, shop.services.store.url)
     token = signer.new_csrf()
-    info = KeyStore(shop.engine.store).verify(shop.admin_key)
+    info = shop.services.keys.verify(shop.admin_key)
     assert info is not None
     client.cookies.set(SESSION_COOKIE, signer.make_session(Admin(info.key_id), token, -10))
     assert client.get("/").status_code == 303
 
 
 def test_revoking_the_key_ends_the_session(client: TestClient, shop: Shop) -> None:
-    created = KeyStore(shop.engine.store).create(["admin"], name="short-lived")
+    created = shop.services.keys.create(["admin"], name="short-lived")
     sign_in(client, created.key)
     assert client.get("/").status_code == 200
-    KeyStore(shop.engine.store).revoke(created.info.key_id)
+    shop.services.keys.revoke(created.info.key_id)
     assert client.get("/").status_code == 303
 
 

@@ -13,9 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from storewise.engine import Engine
+from storewise.app import build
 from storewise.settings import Settings
-from storewise.store.keys import KeyStore
 from storewise.testing.fixtures import tiny_events, tiny_items
 from storewise.web import create_dashboard
 from tests.web.conftest import sign_in
@@ -37,15 +36,15 @@ def test_overview_shows_counts_health_chart_and_model(admin: TestClient, shop: S
     response = admin.get("/")
     assert response.status_code == 200
     html = response.text
-    stats = shop.engine.stats()
+    stats = shop.services.insights.stats()
     assert f'<dd id="kpi-customers">{stats["customers"]:,}</dd>' in html
     assert f'<dd id="kpi-orders">{stats["orders"]:,}</dd>' in html
     assert f"{stats['revenue']:,.2f}" in html
     assert stats["date_range"]["first"] in html
     assert "Active customers per month" in html and "<svg" in html and "<polyline" in html
     assert "events.csv" in html and "customers.csv" in html  # last ingest reports
-    assert shop.engine.model_version is not None
-    assert f'<dd id="model-version">{shop.engine.model_version}</dd>' in html
+    assert shop.services.serving.model_version is not None
+    assert f'<dd id="model-version">{shop.services.serving.model_version}</dd>' in html
     assert "Server-Timing" in response.headers
 
 
@@ -57,7 +56,7 @@ def test_customer_360_shows_profile_lists_with_reasons_and_history(
     html = response.text
     for heading in ("For you", "For you, with repurchase", "Buy again"):
         assert f">{heading}</h3>" in html
-    expected = shop.engine.recommend(shop.buyer, 10)
+    expected = shop.services.serving.recommend(shop.buyer, 10)
     assert expected.items
     first = expected.items[0]
     assert f'href="/products/{first.item_id}"' in html
@@ -65,7 +64,7 @@ def test_customer_360_shows_profile_lists_with_reasons_and_history(
     assert html.count('<ul class="reasons">') >= 10
     assert "event-purchase" in html  # the history timeline
     assert "personalization" in html and "granted" in html  # consents
-    value = shop.engine.customer_value(shop.buyer)
+    value = shop.services.marketing.customer_value(shop.buyer)
     assert value is not None  # segment, CLV, risk
     assert f'<dd id="customer-segment">{escape(value["segment"])}' in html
     assert "Churn risk" in html and "12-month lifetime value" in html
@@ -75,7 +74,7 @@ def test_customer_360_shows_profile_lists_with_reasons_and_history(
 
 def test_rule_toggles_change_the_preview(admin: TestClient, shop: Shop) -> None:
     bought = set(
-        shop.engine.store.customer_history(shop.buyer)
+        shop.services.store.customer_history(shop.buyer)
         .filter(event_type="purchase")["item_id"]
         .to_list()
     )
@@ -125,9 +124,9 @@ def test_product_page(admin: TestClient, shop: Shop) -> None:
     assert response.status_code == 200
     html = response.text
     assert "Similar items" in html and "Frequently bought together" in html
-    similar = shop.engine.similar(shop.item, 10)
+    similar = shop.services.serving.similar(shop.item, 10)
     assert f'href="/products/{similar.items[0].item_id}"' in html
-    top = next(t for t in shop.engine.stats()["top_items"] if t["item_id"] == shop.item)
+    top = next(t for t in shop.services.insights.stats()["top_items"] if t["item_id"] == shop.item)
     assert f'<dd id="item-buyers">{top["buyers"]:,}</dd>' in html
     assert "Buyers per country" in html
     assert "C0" not in html.split('id="who-h"')[1]  # counts only, no customer ids
@@ -141,8 +140,8 @@ def test_unknown_product_is_a_friendly_404(admin: TestClient) -> None:
 def test_models_page(admin: TestClient, shop: Shop) -> None:
     response = admin.get("/models")
     assert response.status_code == 200
-    assert shop.engine.model_version is not None
-    assert f"{shop.engine.model_version} (served)" in response.text
+    assert shop.services.serving.model_version is not None
+    assert f"{shop.services.serving.model_version} (served)" in response.text
     assert "itemknn" in response.text
     assert "No tuning trials" in response.text  # trained with --model itemknn
 
@@ -164,10 +163,10 @@ def test_erase_asks_for_confirmation_then_erases(admin: TestClient, shop: Shop) 
         f"/customers/{target}/erase", data={"confirm": "someone-else", "csrf_token": token}
     )
     assert wrong.status_code == 200 and "does not match" in wrong.text
-    assert shop.engine.store.customer(target) is not None
+    assert shop.services.store.customer(target) is not None
     done = admin.post(f"/customers/{target}/erase", data={"confirm": target, "csrf_token": token})
     assert done.status_code == 200 and f"Customer {target} erased" in done.text
-    assert shop.engine.store.customer(target) is None
+    assert shop.services.store.customer(target) is None
     assert admin.get(f"/customers/{target}").status_code == 404
 
 
@@ -258,16 +257,16 @@ def test_pages_reference_no_other_host(admin: TestClient, shop: Shop) -> None:
 @pytest.fixture
 def untrained(tmp_path: Path) -> Iterator[TestClient]:
     """A dashboard over a store with a little data and no model yet, signed in."""
-    engine = Engine(Settings(home=tmp_path))
-    with engine.store.writer() as writer:
+    services = build(Settings(home=tmp_path))
+    with services.store.writer() as writer:
         writer.upsert_items(tiny_items())
         writer.add_events(tiny_events())
-    key = KeyStore(engine.store).create(["admin"]).key
+    key = services.keys.create(["admin"]).key
     app = FastAPI()
-    app.include_router(create_dashboard(lambda: engine, secret=SECRET))
+    app.include_router(create_dashboard(lambda: services, secret=SECRET))
     with TestClient(app, follow_redirects=False) as client:
         yield sign_in(client, key)
-    engine.store.close()
+    services.store.close()
 
 
 def test_without_a_model_pages_say_to_train(untrained: TestClient) -> None:
@@ -285,7 +284,7 @@ def test_without_a_model_pages_say_to_train(untrained: TestClient) -> None:
 
 def test_dashboard_can_live_under_a_prefix(shop: Shop) -> None:
     app = FastAPI()
-    app.include_router(create_dashboard(lambda: shop.engine, secret=SECRET), prefix="/admin")
+    app.include_router(create_dashboard(lambda: shop.services, secret=SECRET), prefix="/admin")
     with TestClient(app, follow_redirects=False) as client:
         first = client.get("/admin/models")
         assert first.headers["location"] == "/admin/sign-in?next=%2Fadmin%2Fmodels"

@@ -1,4 +1,4 @@
-"""Small parts of the dashboard: charts, the figures cache, form parsing, engine figures."""
+"""Small parts of the dashboard: charts, the figures cache, form parsing, services figures."""
 
 from __future__ import annotations
 
@@ -90,8 +90,8 @@ def test_rule_toggles_from_the_form() -> None:
 
 
 def test_monthly_activity_adds_up_to_the_store_figures(shop: Shop) -> None:
-    months = shop.engine.activity()
-    stats = shop.engine.stats()
+    months = shop.services.insights.activity()
+    stats = shop.services.insights.stats()
     assert [m.month for m in months] == sorted(m.month for m in months)
     assert months[0].month == stats["date_range"]["first"][:7]
     assert sum(m.revenue for m in months) == pytest.approx(stats["revenue"], abs=0.05)
@@ -100,6 +100,6 @@ def test_monthly_activity_adds_up_to_the_store_figures(shop: Shop) -> None:
 
 
 def test_customer_search_escapes_wildcards(shop: Shop) -> None:
-    assert shop.engine.search_customers("C00000") == [f"C00000{i}" for i in range(1, 10)]
-    assert shop.engine.search_customers("%") == []
-    assert shop.engine.search_customers("C_0") == []
+    assert shop.services.insights.search_customers("C00000") == [f"C00000{i}" for i in range(1, 10)]
+    assert shop.services.insights.search_customers("%") == []
+    assert shop.services.insights.search_customers("C_0") == []

@@ -15,12 +15,12 @@ from tests.web.shop import SECRET, Shop
 
 @pytest.fixture
 def api_client(shop: Shop) -> Iterator[TestClient]:
-    """The API app over the shop's engine, with the dashboard at ``/``."""
+    """The API app over the shop's services, with the dashboard at ``/``."""
     from storewise.api import create_app
 
-    app: FastAPI = create_app(shop.settings, engine=shop.engine)
+    app: FastAPI = create_app(shop.settings, services=shop.services)
     if not any(getattr(r, "name", None) == "dashboard.overview" for r in app.routes):
-        app.include_router(create_dashboard(lambda: shop.engine, secret=SECRET))
+        app.include_router(create_dashboard(lambda: shop.services, secret=SECRET))
     with TestClient(app, follow_redirects=False) as client:
         yield client
 

@@ -1,6 +1,7 @@
 """The HTTP API application: ``create_app(settings)`` builds it; each worker process gets its
-own engine in the lifespan, plus a background thread that keeps the model bundle and catalog
-fresh so hot reloads happen off the request path.
+own services from the composition root in the lifespan, plus a background thread that keeps
+the model bundle, the catalog and the marketing analysis fresh, so hot reloads and heavy
+recomputation happen off the request path.
 
 >>> from storewise.settings import Settings
 >>> app = create_app(Settings(home="/tmp/sw-doc-api"))
@@ -15,10 +16,8 @@ import multiprocessing
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio.to_thread
-import sqlalchemy as sa
 from fastapi import FastAPI
 
 from storewise import __version__
@@ -28,11 +27,8 @@ from storewise.api.deps import ModelGuard
 from storewise.api.limits import BodyLimitMiddleware
 from storewise.api.metrics import Metrics, MetricsMiddleware, Shared, snapshot_loop
 from storewise.api.routes import customers, events, marketing, ops, recommendations, support
-from storewise.engine import Engine, single_threaded_blas
-from storewise.errors import ArtifactError, NotFitted
-from storewise.settings import Settings
-from storewise.store import SqlStore
-from storewise.store.keys import KeyStore
+from storewise.app import Engine, Services, Settings, build, single_threaded_blas
+from storewise.errors import ArtifactError, NotFitted, StorewiseError
 from storewise.web import create_dashboard
 
 log = logging.getLogger("storewise.api")
@@ -59,16 +55,27 @@ def _warm(engine: Engine, guard: ModelGuard) -> None:
             guard.failed()
 
 
+def _refresh_marketing(services: Services) -> None:
+    """Recompute the marketing analysis if the store changed (off the request path)."""
+    try:
+        services.marketing.refresh()
+    except StorewiseError as exc:  # e.g. no purchases yet: nothing to analyse
+        log.debug("marketing analysis not refreshed: %s", exc.message)
+
+
 def _keep_fresh(
-    engine: Engine, guard: ModelGuard, stop: threading.Event, warm_answers: int = 0
+    services: Services, guard: ModelGuard, stop: threading.Event, warm_answers: int = 0
 ) -> None:
-    """Touch the served bundle and catalog often, so checking for a newly published bundle,
-    loading it and refreshing the catalog happen here rather than inside a request; after a
-    bundle is loaded, answer known customers ahead of their requests."""
+    """Touch the served bundle, the catalog and the marketing analysis often, so checking for
+    a newly published bundle, loading it, refreshing the catalog and recomputing segments and
+    CLV happen here rather than inside a request; after a bundle is loaded, answer known
+    customers ahead of their requests."""
     warmed: str | None = None
+    engine = services.serving
     while not stop.wait(WARM_EVERY_SECONDS):
         try:
             _warm(engine, guard)
+            _refresh_marketing(services)
             version = guard.version()
             if warm_answers and version and version != warmed:
                 warmed = version
@@ -78,42 +85,28 @@ def _keep_fresh(
             log.exception("keeping the model bundle fresh failed")
 
 
-def limit_sqlite_cache(store: SqlStore, mib: int) -> None:
-    """Give every new SQLite connection of the store a page cache of ``mib`` MiB, and drop the
-    pooled ones so none keeps the import-sized cache (memory stays flat under load)."""
-    if store.dialect != "sqlite":
-        return
-
-    def small_cache(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA cache_size=-{int(mib) * 1024}")
-        cursor.close()
-
-    sa.event.listen(store.engine, "connect", small_cache)
-    store.engine.dispose()
-
-
-def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
-    """The API over ``settings`` (or over a given engine, e.g. in tests)."""
+def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
+    """The API over ``settings`` (or over given services, e.g. in tests)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         single_threaded_blas()
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
-        own = engine is None
-        served = engine if engine is not None else Engine(settings)
+        own = services is None
+        wired = services if services is not None else build(settings)
         if own:
-            limit_sqlite_cache(served.store, settings.api_sqlite_cache_mib)
-        app.state.engine = served
-        app.state.key_cache = KeyCache(KeyStore(served.store), settings.api_key_cache_seconds)
-        guard = app.state.model_guard = ModelGuard(served)
-        _warm(served, guard)
+            wired.store.limit_cache(settings.api_sqlite_cache_mib)
+        wired.marketing.refresh_in_background = True
+        app.state.services = wired
+        app.state.key_cache = KeyCache(wired.keys, settings.api_key_cache_seconds)
+        guard = app.state.model_guard = ModelGuard(wired.serving)
+        _warm(wired.serving, guard)
         log.info("serving model bundle %s", guard.version() or "(none yet)")
         stop = threading.Event()
         threads = [
             threading.Thread(
                 target=_keep_fresh,
-                args=(served, guard, stop, settings.api_warm_answers if own else 0),
+                args=(wired, guard, stop, settings.api_warm_answers if own else 0),
                 name="storewise-fresh",
                 daemon=True,
             )
@@ -141,7 +134,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             if shared is not None:
                 shared.remove()
             if own:
-                served.store.close()
+                wired.close()
 
     app = FastAPI(
         title="storewise",
@@ -157,7 +150,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     errors.install(app)
     for module in (events, recommendations, customers, marketing, support, ops):
         app.include_router(module.router)
-    app.include_router(create_dashboard(lambda: app.state.engine))
+    app.include_router(create_dashboard(lambda: app.state.services))
     # Added innermost first: metrics wrap everything, then authentication, then body size.
     app.add_middleware(BodyLimitMiddleware, limit=settings.api_max_body_bytes)
     app.add_middleware(AuthMiddleware, insecure_local=settings.api_insecure_local)

@@ -20,8 +20,8 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storewise.api.errors import ScopeError, error_json
+from storewise.app import KeyInfo, KeyStore, check_secret, grants, split_key
 from storewise.errors import AuthError
-from storewise.store.keys import KeyInfo, KeyStore, check_secret, grants, split_key
 
 PRINCIPAL = "storewise.principal"
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="storewise"'}

@@ -1,4 +1,4 @@
-"""Shared route plumbing: the worker's engine and metrics, and fast JSON answers."""
+"""Shared route plumbing: the worker's services and metrics, and fast JSON answers."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from storewise import artifacts
 from storewise.api.metrics import Metrics
-from storewise.engine import Engine
+from storewise.app import Engine, Services
 from storewise.errors import ArtifactError
 
 
@@ -25,13 +24,13 @@ class ModelGuard:
 
     def failed(self) -> None:
         """Note that the current bundle could not be loaded and nothing is served."""
-        self.refused = artifacts.current_version(self.engine.models_dir)
+        self.refused = self.engine.published_version()
 
     def blocked(self) -> bool:
         """Whether the current bundle is the one already refused (a new one is worth a try)."""
         if self.refused is None:
             return False
-        if artifacts.current_version(self.engine.models_dir) == self.refused:
+        if self.engine.published_version() == self.refused:
             return True
         self.refused = None
         return False
@@ -47,19 +46,20 @@ class ModelGuard:
             return None
 
 
-async def _engine(request: Request) -> Engine:
-    """The engine of this worker process (created in the app's lifespan)."""
-    engine: Engine = request.app.state.engine
-    return engine
+async def _services(request: Request) -> Services:
+    """The services of this worker process (built in the app's lifespan)."""
+    services: Services = request.app.state.services
+    return services
 
 
 async def _serving(request: Request) -> Engine:
-    """The engine, for routes that need a model: 503 at once while only a refused bundle exists."""
+    """The serving service, for routes that need a model: 503 at once while only a refused
+    bundle exists."""
     guard: ModelGuard = request.app.state.model_guard
     if guard.blocked():
         raise ArtifactError("the current model bundle was refused")
-    engine: Engine = request.app.state.engine
-    return engine
+    services: Services = request.app.state.services
+    return services.serving
 
 
 async def _metrics(request: Request) -> Metrics:
@@ -68,7 +68,7 @@ async def _metrics(request: Request) -> Metrics:
     return metrics
 
 
-EngineDep = Annotated[Engine, Depends(_engine)]
+ServicesDep = Annotated[Services, Depends(_services)]
 ServingDep = Annotated[Engine, Depends(_serving)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 

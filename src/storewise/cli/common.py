@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
+from storewise.app import Services, Settings, build
 from storewise.errors import StorewiseError
-from storewise.settings import Settings
-from storewise.store import SqlStore, open_store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -46,9 +46,15 @@ class State:
             self._settings = Settings(**given)
         return self._settings
 
-    def store(self) -> SqlStore:
-        """Open the configured store (migrating its schema if needed)."""
-        return open_store(self.settings)
+    @contextmanager
+    def services(self) -> Iterator[Services]:
+        """The services over the configured store (its schema migrated if needed), closed
+        when the command ends."""
+        built = build(self.settings)
+        try:
+            yield built
+        finally:
+            built.close()
 
 
 def state(ctx: typer.Context) -> State:

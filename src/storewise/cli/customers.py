@@ -17,11 +17,8 @@ CustomerArg = Annotated[str, typer.Argument(help="The customer's id.")]
 @guarded
 def export(ctx: typer.Context, customer_id: CustomerArg) -> None:
     """Print everything held about a customer as JSON (right of access)."""
-    store = state(ctx).store()
-    try:
-        print_json(store.export_customer(customer_id))
-    finally:
-        store.close()
+    with state(ctx).services() as services:
+        print_json(services.customers.export(customer_id, actor="cli"))
 
 
 @app.command("erase")
@@ -32,14 +29,9 @@ def erase(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a customer everywhere (store, served model) and print what was removed."""
-    from storewise.engine import Engine
-
     if not yes:
         typer.confirm(f"Erase every record of customer {customer_id}?", abort=True)
-    engine = Engine(state(ctx).settings)
-    try:
-        result = engine.forget(customer_id, actor="cli")
-    finally:
-        engine.store.close()
+    with state(ctx).services() as services:
+        result = services.customers.erase(customer_id, actor="cli")
     removed = ", ".join(f"{name} {count}" for name, count in result["removed"].items())
     console.print(f"erased customer {customer_id}: {removed}")

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from storewise.app import Ingest, SynthConfig
 from storewise.cli.common import console, guarded, state
-from storewise.datasets.fetch import REGISTRY, default_cache, fetch, movielens_items_path
 
 app = typer.Typer(help="Get data to try storewise on: public datasets or a synthetic shop.")
 
@@ -17,7 +17,7 @@ app = typer.Typer(help="Get data to try storewise on: public datasets or a synth
 @guarded
 def fetch_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(sorted(REGISTRY))}.")],
+    name: Annotated[str, typer.Argument(help="A dataset name (see `storewise datasets list`).")],
     from_path: Annotated[
         Path | None, typer.Option("--from", help="Use this local copy instead of downloading.")
     ] = None,
@@ -27,10 +27,10 @@ def fetch_command(
     force: Annotated[bool, typer.Option("--force", help="Download again even if cached.")] = False,
 ) -> None:
     """Download a public dataset once into the cache and print its local path."""
-    folder = cache or default_cache(state(ctx).settings.home)
-    path = fetch(name, folder, from_path=from_path, force=force)
+    home = state(ctx).settings.home
+    path = Ingest.fetch_dataset(name, home=home, cache=cache, from_path=from_path, force=force)
+    films = Ingest.catalog_of(path)
     console.print(f"{name}: {path}")
-    films = movielens_items_path(path)
     if name == "movielens-100k" and films.exists():
         console.print(f"its catalog (films, genres): {films}")
     typer.echo(str(path))
@@ -39,7 +39,7 @@ def fetch_command(
 @app.command("list")
 def list_command() -> None:
     """List the datasets ``fetch`` knows."""
-    for source in REGISTRY.values():
+    for source in Ingest.datasets():
         console.print(f"[bold]{source.name}[/]: {source.description} ({source.licence})")
 
 
@@ -53,8 +53,7 @@ def synth_command(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same shop).")] = 0,
 ) -> None:
     """Write a seeded synthetic shop (customers, catalog, events) as CSV files."""
-    from storewise.datasets.synth import SynthConfig, write_csv
-
-    paths = write_csv(SynthConfig(customers=customers, items=items, days=days, seed=seed), out)
+    config = SynthConfig(customers=customers, items=items, days=days, seed=seed)
+    paths = Ingest.synthesize(config, out)
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")

@@ -5,25 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 
+from storewise.app import DEMO_KB, FieldCipher, Ingest, Services, SynthConfig
 from storewise.cli.common import console, guarded, state
 from storewise.cli.ingest import show_report
-from storewise.engine import Engine
-from storewise.ingest.pipeline import ingest
-from storewise.privacy.crypto import FieldCipher
-from storewise.support.service import DEMO_KB
 
 
-def show_examples(engine: Engine, customers: int = 3, n: int = 5) -> None:
+def show_examples(services: Services, customers: int = 3, n: int = 5) -> None:
     """Print a few customers' recommendations, a similar-items list and trending items."""
-    events = engine.store.events().filter(pl.col("event_type") == "purchase")
-    counts = (
-        events.group_by("customer_id").len().sort("len", "customer_id", descending=[True, False])
-    )
-    chosen = [c for c in counts["customer_id"].to_list() if c][:customers]
+    engine = services.serving
+    chosen = services.customers.most_active(customers)
     for customer in chosen:
         answer = engine.recommend(customer, n)
         table = Table("rank", "item", "title", "why", title=f"for you: customer {customer}")
@@ -65,8 +58,6 @@ def demo(
     port: Annotated[int, typer.Option(help="Port of the API and dashboard.")] = 8000,
 ) -> None:
     """Generate a synthetic shop, ingest it, train, show recommendations, then serve."""
-    from storewise.datasets.synth import SynthConfig, write_csv
-
     root = state(ctx)
     home = root.settings.home
     home.mkdir(parents=True, exist_ok=True)
@@ -74,19 +65,16 @@ def demo(
         ensure_demo_key(home)
         root._settings = None  # re-read settings with the demo key
     console.rule("[bold]1. a synthetic shop")
-    files = write_csv(
+    files = Ingest.synthesize(
         SynthConfig(customers=customers, items=items, days=365, seed=seed), home / "demo"
     )
-    store = root.store()
-    try:
+    with root.services() as services:
         console.rule("[bold]2. ingest")
         for kind, key in (("items", "items"), ("customers", "customers"), ("events", "events")):
-            report = ingest(store, kind, [files[key]])
+            report = services.ingest.files(kind, [files[key]])
             show_report(report)
         console.rule("[bold]3. what storewise sees")
-    finally:
-        store.close()
-    from storewise.cli.main import stats
+    from storewise.cli.stats import stats
 
     ctx.invoke(stats, ctx=ctx, as_json=False)
     console.rule("[bold]4. train (tuned on the most recent month)")
@@ -94,21 +82,19 @@ def demo(
 
     ctx.invoke(train, ctx=ctx, model=None, valid_days=30.0, budget=60.0)
     console.rule("[bold]5. recommendations with reasons")
-    engine = Engine(root.settings)
-    show_examples(engine)
-    engine.support.load_kb([DEMO_KB])
-    if not serve_after:
-        return
+    with root.services() as services:
+        show_examples(services)
+        services.support.load_kb([DEMO_KB])
+        if not serve_after:
+            return
+        key = services.keys.create(["admin"], name="demo").key
     console.rule("[bold]6. the API and the dashboard")
     from storewise.cli.serve import serve
-    from storewise.store.keys import KeyStore
 
-    key = KeyStore(engine.store).create(["admin"], name="demo").key
     console.print(
         f"dashboard: [bold]http://127.0.0.1:{port}/[/]  (sign in with the demo key)\n"
         f"API docs:  [bold]http://127.0.0.1:{port}/docs[/]\n"
         f"demo key:  [bold]{key}[/]  (admin scope; `storewise keys create` makes more)\n"
         "press Ctrl-C to stop"
     )
-    engine.store.close()
     ctx.invoke(serve, ctx=ctx, host="127.0.0.1", port=port, workers=1, insecure_local=False)

@@ -17,10 +17,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from storewise.app import PRESETS, IngestReport, parse_mapping
 from storewise.cli.common import console, err_console, guarded, state
-from storewise.ingest.clean import IngestReport
-from storewise.ingest.pipeline import ingest
-from storewise.ingest.presets import PRESETS, parse_mapping
 
 app = typer.Typer(help="Import files into the store; every row is stored, repaired or reported.")
 
@@ -82,9 +80,7 @@ def _run(
     time_format: str | None,
     quiet: bool,
 ) -> None:
-    settings = state(ctx).settings
     pairs = parse_mapping(mapping or [])
-    store = state(ctx).store()
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -101,23 +97,18 @@ def _run(
             tasks[name] = progress.add_task(Path(name).name, total=total)
         progress.update(tasks[name], completed=done, total=total)
 
-    try:
-        with progress:
-            report = ingest(
-                store,
-                kind,
-                files,
-                preset=preset,
-                mapping=pairs,
-                encoding=encoding,
-                delimiter=delimiter,
-                time_format=time_format,
-                rejected_csv=rejected_csv,
-                chunk_rows=settings.ingest_chunk_rows,
-                progress=tick,
-            )
-    finally:
-        store.close()
+    with state(ctx).services() as services, progress:
+        report = services.ingest.files(
+            kind,
+            files,
+            preset=preset,
+            mapping=pairs,
+            encoding=encoding,
+            delimiter=delimiter,
+            time_format=time_format,
+            rejected_csv=rejected_csv,
+            progress=tick,
+        )
     if report_json is not None:
         report_json.parent.mkdir(parents=True, exist_ok=True)
         report_json.write_text(json.dumps(report.to_dict(), indent=2))

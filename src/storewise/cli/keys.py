@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from storewise.app import SCOPES, parse_scopes
 from storewise.cli.common import console, err_console, guarded, print_json, state
-from storewise.store.keys import SCOPES, KeyStore, parse_scopes
 
 app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
 
@@ -31,11 +31,8 @@ def create(
 ) -> None:
     """Create a key and print it once: only its hash is kept, it cannot be shown again."""
     scopes = parse_scopes(scope)
-    store = state(ctx).store()
-    try:
-        created = KeyStore(store).create(scopes, name=name)
-    finally:
-        store.close()
+    with state(ctx).services() as services:
+        created = services.keys.create(scopes, name=name)
     if as_json:
         print_json({**created.info.to_dict(), "key": created.key})
         return
@@ -53,11 +50,8 @@ def list_keys(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every key with its scopes and state (never the secret)."""
-    store = state(ctx).store()
-    try:
-        keys = KeyStore(store).list_keys()
-    finally:
-        store.close()
+    with state(ctx).services() as services:
+        keys = services.keys.list_keys()
     if as_json:
         print_json([k.to_dict() for k in keys])
         return
@@ -80,9 +74,6 @@ def revoke(
     key_id: Annotated[str, typer.Argument(help="The key id (as in `storewise keys list`).")],
 ) -> None:
     """Revoke a key: running servers refuse it within a few seconds."""
-    store = state(ctx).store()
-    try:
-        info = KeyStore(store).revoke(key_id)
-    finally:
-        store.close()
+    with state(ctx).services() as services:
+        info = services.keys.revoke(key_id)
     console.print(f"revoked key {info.key_id} ({info.name or 'no name'})")

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from storewise import __version__
+from storewise.app import single_threaded_blas
 from storewise.cli import (
     customers,
     datasets,
@@ -18,9 +18,10 @@ from storewise.cli import (
     marketing,
     recommend,
     serve,
+    stats,
     support,
 )
-from storewise.cli.common import State, console, guarded, print_json, state
+from storewise.cli.common import State
 
 app = typer.Typer(
     name="storewise",
@@ -42,6 +43,7 @@ app.command("clv")(marketing.clv)
 app.add_typer(marketing.offers_app, name="offers")
 app.add_typer(marketing.campaigns_app, name="campaigns")
 app.command("serve")(serve.serve)
+app.command("stats")(stats.stats)
 app.add_typer(keys.app, name="keys")
 
 
@@ -70,46 +72,8 @@ def root(
     ctx.obj = State(home, db_url)
 
 
-@app.command("stats")
-@guarded
-def stats(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Counts of customers, items, events by type, orders, date range, top items, quality."""
-    store = state(ctx).store()
-    try:
-        figures = store.stats()
-    finally:
-        store.close()
-    if as_json:
-        print_json(figures)
-        return
-    table = Table(title="storewise stats", show_header=False)
-    table.add_row("customers", f"{figures['customers']:,}")
-    table.add_row("items (products)", f"{figures['items']:,}")
-    table.add_row("non-product codes", f"{figures['non_product_codes']:,}")
-    for kind, count in figures["events"].items():
-        table.add_row(f"events: {kind}", f"{count:,}")
-    table.add_row("orders", f"{figures['orders']:,}")
-    table.add_row("revenue", f"{figures['revenue']:,.2f}")
-    table.add_row("from", str(figures["date_range"]["first"]))
-    table.add_row("to", str(figures["date_range"]["last"]))
-    for key, value in figures["data_quality"].items():
-        table.add_row(f"quality: {key.replace('_', ' ')}", f"{value:,}")
-    console.print(table)
-    top = Table("item", "title", "purchases", "buyers", title="top items")
-    for row in figures["top_items"]:
-        top.add_row(
-            row["item_id"], row["title"] or "", f"{row['purchases']:,}", f"{row['buyers']:,}"
-        )
-    console.print(top)
-
-
 def main() -> None:
     """Console-script entry point."""
-    from storewise.engine import single_threaded_blas
-
     single_threaded_blas()
     app()
 

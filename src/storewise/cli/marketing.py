@@ -1,6 +1,6 @@
 """``storewise segments | clv | offers ... | campaigns build``: marketing over the store.
 
-Every command is a few lines over ``engine.marketing`` (the
+Every command is a few lines over ``services.marketing`` (the
 :class:`~storewise.marketing.service.MarketingService`); ``--json`` prints what the API returns.
 """
 
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,11 +15,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from storewise.app import NO_OFFER_ID, write_audience, write_audience_csv
 from storewise.cli.common import console, err_console, guarded, print_json, state
-from storewise.engine import Engine
 from storewise.errors import InputError
-from storewise.marketing.campaigns import write_audience, write_audience_csv
-from storewise.marketing.offer_book import NO_OFFER_ID
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -45,15 +41,6 @@ class Base(StrEnum):
 
     linear = "linear"
     hgb = "hgb"
-
-
-@contextmanager
-def _engine(ctx: typer.Context) -> Iterator[Engine]:
-    engine = Engine(state(ctx).settings)
-    try:
-        yield engine
-    finally:
-        engine.store.close()
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
@@ -87,21 +74,11 @@ def segments(
 
     ``--json`` adds what each segment means and the usual action.
     """
-    with _engine(ctx) as engine:
-        result = engine.marketing.segments()
+    with state(ctx).services() as services:
+        result = services.marketing.segments()
+        if plot is not None:
+            services.marketing.save_segment_chart(result, plot)
     if plot is not None:
-        import polars as pl
-
-        from storewise.marketing import plots
-
-        frame = pl.DataFrame(
-            {
-                "segment": [s["name"] for s in result["segments"]],
-                "customer_share": [s["share"] for s in result["segments"]],
-                "revenue_share": [s["revenue_share"] for s in result["segments"]],
-            }
-        )
-        plots.save_png(plots.segment_chart(frame), plot)
         err_console.print(f"chart written to {plot}")
     if as_json:
         print_json(result)
@@ -150,8 +127,8 @@ def clv(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit BG/NBD (purchases, P(alive)) and Gamma-Gamma (spend); print parameters and CLV."""
-    with _engine(ctx) as engine:
-        result = engine.marketing.clv(
+    with state(ctx).services() as services:
+        result = services.marketing.clv(
             horizon_days=horizon,
             fit_until=fit_until,
             time_unit=time_unit.value,
@@ -208,9 +185,9 @@ def _show_offers(offers: list[dict[str, Any]]) -> None:
 @guarded
 def list_offers(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The offer catalog (a default one until you set offers)."""
-    with _engine(ctx) as engine:
-        offers = engine.marketing.offers()
-        info = engine.marketing.offer_model_info()
+    with state(ctx).services() as services:
+        offers = services.marketing.offers()
+        info = services.marketing.offer_model_info()
     if as_json:
         print_json({"offers": offers, "uplift_model": info})
         return
@@ -246,8 +223,8 @@ def set_offer(
     ] = None,
 ) -> None:
     """Add or change one offer, or replace the whole catalog from a JSON file."""
-    with _engine(ctx) as engine:
-        service = engine.marketing
+    with state(ctx).services() as services:
+        service = services.marketing
         if from_file is not None:
             if offer_id is not None:
                 raise InputError("give either an offer id or --from FILE, not both")
@@ -284,8 +261,8 @@ def remove_offer(
     ctx: typer.Context, offer_id: Annotated[str, typer.Argument(help="Offer id to remove.")]
 ) -> None:
     """Remove an offer from the catalog."""
-    with _engine(ctx) as engine:
-        _show_offers(engine.marketing.remove_offer(offer_id))
+    with state(ctx).services() as services:
+        _show_offers(services.marketing.remove_offer(offer_id))
 
 
 @offers_app.command("train")
@@ -315,8 +292,8 @@ def train_offers(
     as_json: JsonOpt = False,
 ) -> None:
     """Learn each offer's uplift over no offer from a past campaign with a control group."""
-    with _engine(ctx) as engine, console.status("training uplift models"):
-        info = engine.marketing.train_offer_model(
+    with state(ctx).services() as services, console.status("training uplift models"):
+        info = services.marketing.train_offer_model(
             campaign,
             treatment=treatment,
             outcome=outcome,
@@ -378,8 +355,8 @@ def evaluate_offers(
     as_json: JsonOpt = False,
 ) -> None:
     """Off-policy value of a policy on logged offers: IPS, self-normalised IPS, doubly robust."""
-    with _engine(ctx) as engine:
-        result = engine.marketing.evaluate_offer_policy(
+    with state(ctx).services() as services:
+        result = services.marketing.evaluate_offer_policy(
             log,
             action=action,
             reward=reward,
@@ -414,8 +391,8 @@ def respond(
     as_json: JsonOpt = False,
 ) -> None:
     """Record one response to an offer, so the bandit learns (the API's POST does the same)."""
-    with _engine(ctx) as engine:
-        result = engine.marketing.record_offer_response(offer_id, customer_id, converted)
+    with state(ctx).services() as services:
+        result = services.marketing.record_offer_response(offer_id, customer_id, converted)
     if as_json:
         print_json(result)
         return
@@ -433,8 +410,8 @@ def pick(
     as_json: JsonOpt = False,
 ) -> None:
     """The next-best offer for one customer, with its expected value and why."""
-    with _engine(ctx) as engine:
-        result = engine.marketing.next_best_offer(customer_id)
+    with state(ctx).services() as services:
+        result = services.marketing.next_best_offer(customer_id)
     if as_json:
         print_json(result)
         return
@@ -480,19 +457,16 @@ def build(
     First CSV column: "Email Address", which Mailchimp and Klaviyo import as the e-mail.
     Customers without an e-mail keep an empty cell unless --email-only.
     """
-    with _engine(ctx) as engine:
-        rows = engine.marketing.campaign_audience(
-            segment=segment, min_clv=min_clv, n_items=n_items, limit=limit, offer=offer
+    with state(ctx).services() as services:
+        rows = services.marketing.campaign_audience(
+            segment=segment,
+            min_clv=min_clv,
+            n_items=n_items,
+            limit=limit,
+            offer=offer,
+            actor="cli",
+            email_only=email_only,
         )
-        if email_only:
-            rows = [r for r in rows if r["email"]]
-        with engine.store.writer() as writer:
-            writer.audit(
-                "cli",
-                "campaign_audience",
-                None,
-                {"rows": len(rows), "segment": segment, "min_clv": min_clv, "file": bool(out)},
-            )
     if as_json:
         print_json(rows)
         return

@@ -12,10 +12,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from storewise.app import RuleSet, Services, check_n
 from storewise.cli.common import console, err_console, guarded, print_json, state
-from storewise.engine import Engine, check_n
 from storewise.errors import InputError
-from storewise.recommend.rules import RuleSet
 
 
 @guarded
@@ -32,28 +31,17 @@ def train(
     ] = 200.0,
 ) -> None:
     """Tune on the most recent period, refit on all data and publish a model bundle."""
-    from storewise.recommend.training import train as run_training
-
     root = state(ctx)
-    store = root.store()
     started = time.perf_counter()
-    try:
-        with console.status("training") as status:
+    with root.services() as services, console.status("training") as status:
 
-            def say(message: str) -> None:
-                status.update(f"[{time.perf_counter() - started:5.0f}s] {message}")
-                err_console.log(message)
+        def say(message: str) -> None:
+            status.update(f"[{time.perf_counter() - started:5.0f}s] {message}")
+            err_console.log(message)
 
-            report = run_training(
-                store,
-                root.settings.bundles_dir,
-                model=model,
-                valid_days=valid_days,
-                budget_seconds=budget,
-                progress=say,
-            )
-    finally:
-        store.close()
+        report = services.training.train(
+            model=model, valid_days=valid_days, budget_seconds=budget, progress=say
+        )
     table = Table(title=f"model bundle {report.version}", show_header=False)
     for scenario, spec in report.chosen.items():
         weights = spec["config"].get("weights")
@@ -76,7 +64,7 @@ def train(
     console.print(table)
 
 
-def _customer_ids(engine: Engine, customers: Path | None, everyone: bool) -> list[str]:
+def _customer_ids(services: Services, customers: Path | None, everyone: bool) -> list[str]:
     if everyone == (customers is not None):
         raise InputError("give either --customers FILE or --all")
     if customers is not None:
@@ -87,7 +75,7 @@ def _customer_ids(engine: Engine, customers: Path | None, everyone: bool) -> lis
         if not ids:
             raise InputError(f"{customers}: no customer ids (one per line)")
         return list(dict.fromkeys(ids))
-    return engine.store.customers()["customer_id"].to_list()
+    return services.customers.known_ids()
 
 
 @guarded
@@ -107,12 +95,14 @@ def recommend(
 ) -> None:
     """Batch recommendations as CSV: customer_id,rank,item_id,score,reasons."""
     check_n(n)
-    engine = Engine(state(ctx).settings)
-    ids = _customer_ids(engine, customers, everyone)
-    engine.reload()  # fail early with "run storewise train" before any output
-    rules = RuleSet(allow_repurchase=allow_repurchase)
-    started = time.perf_counter()
-    lists = engine.recommend_many(ids, n, rules=rules)
+    with state(ctx).services() as services:
+        ids = _customer_ids(services, customers, everyone)
+        engine = services.serving
+        engine.reload()  # fail early with "run storewise train" before any output
+        rules = RuleSet(allow_repurchase=allow_repurchase)
+        started = time.perf_counter()
+        lists = engine.recommend_many(ids, n, rules=rules)
+        version = engine.model_version
     target = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
     try:
         writer = csv.writer(target)
@@ -134,7 +124,7 @@ def recommend(
     if out:
         err_console.print(
             f"wrote {sum(len(a.items) for a in lists):,} rows for {len(lists):,} customers "
-            f"to {out} in {time.perf_counter() - started:.1f}s (model {engine.model_version})"
+            f"to {out} in {time.perf_counter() - started:.1f}s (model {version})"
         )
 
 
@@ -146,7 +136,8 @@ def similar(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Items similar to one item, with reasons."""
-    answer = Engine(state(ctx).settings).similar(item_id, n)
+    with state(ctx).services() as services:
+        answer = services.serving.similar(item_id, n)
     if as_json:
         print_json(answer.to_dict())
         return
@@ -174,22 +165,15 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every model and the tuned hybrid on a time split of the store (the retail protocol)."""
-    from storewise.evaluate.report import run_evaluation, write_html
-
-    store = state(ctx).store()
-    try:
-        with console.status("evaluating") as status:
-            result = run_evaluation(
-                store,
-                test_days=test_days,
-                valid_days=valid_days,
-                budget_seconds=budget,
-                progress=lambda m: status.update(m),
-            )
-    finally:
-        store.close()
+    with state(ctx).services() as services, console.status("evaluating") as status:
+        result = services.training.evaluate(
+            test_days=test_days,
+            valid_days=valid_days,
+            budget_seconds=budget,
+            report=report,
+            progress=lambda m: status.update(m),
+        )
     if report is not None:
-        write_html(result, report)
         err_console.print(f"report written to {report}")
     if as_json:
         print_json(result)

@@ -10,7 +10,6 @@ import typer
 
 from storewise.cli.common import err_console, guarded, state
 from storewise.errors import ConfigError, InputError
-from storewise.store.keys import KeyStore
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WORKER_START_SECONDS = 60
@@ -54,11 +53,8 @@ def serve(
         host = "127.0.0.1"
         settings = settings.model_copy(update={"api_insecure_local": True})
     else:
-        store = root.store()
-        try:
-            has_key = KeyStore(store).has_active()
-        finally:
-            store.close()
+        with root.services() as services:
+            has_key = services.keys.has_active()
         if not has_key:
             raise ConfigError(
                 "no active API key: create one with `storewise keys create --scope read,ingest` "

@@ -10,7 +10,6 @@ from rich.panel import Panel
 from rich.table import Table
 
 from storewise.cli.common import console, guarded, print_json, state
-from storewise.engine import Engine
 from storewise.errors import InputError
 
 app = typer.Typer(help="Suggested answers for customer messages, with the customer's context.")
@@ -25,9 +24,8 @@ def load_kb(
     ],
 ) -> None:
     """Read a knowledge base, train the intent model and keep it for answering."""
-    engine = Engine(state(ctx).settings)
-    with console.status("training the intent model"):
-        summary = engine.support.load_kb(files)
+    with state(ctx).services() as services, console.status("training the intent model"):
+        summary = services.support.load_kb(files)
     console.print(
         f"knowledge base: {summary['entries']:,} answers, {summary['intents']} intents, "
         f"saved in {summary['folder']}"
@@ -42,12 +40,10 @@ def classify(
     out: Annotated[Path, typer.Option("--out", help="CSV: message,intent,confidence.")],
 ) -> None:
     """Classify a file of messages in batch (empty intent: send to a human)."""
-    from storewise.support.assistant import classify_file
-
     if not messages.exists():
         raise InputError(f"{messages}: no such file")
-    engine = Engine(state(ctx).settings)
-    count = classify_file(messages, out, engine.support.assistant)
+    with state(ctx).services() as services:
+        count = services.support.classify_file(messages, out)
     console.print(f"classified {count:,} messages into {out}")
 
 
@@ -62,8 +58,8 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Suggest answers to a message, filled with the customer's facts."""
-    engine = Engine(state(ctx).settings)
-    result = engine.support_suggest(customer, message)
+    with state(ctx).services() as services:
+        result = services.support.suggest(customer, message)
     if as_json:
         print_json(result)
         return

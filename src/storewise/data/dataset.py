@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import polars as pl
 
 from storewise.errors import InputError
+from storewise.privacy.consent import ConsentPolicy
 from storewise.schema import CONSENT_SCHEMA, CUSTOMER_SCHEMA, EVENT_SCHEMA, ITEM_SCHEMA
+from storewise.store.base import Store
 
 #: Event columns a snapshot keeps (indices added).
 SNAPSHOT_EVENT_COLUMNS = (
@@ -65,7 +66,12 @@ class Dataset:
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def from_store(
-        cls, store: Any, *, as_of_ms: int | None = None, respect_consent: bool = True
+        cls,
+        store: Store,
+        *,
+        as_of_ms: int | None = None,
+        respect_consent: bool = True,
+        policy: ConsentPolicy | None = None,
     ) -> Dataset:
         """Snapshot of the store's events up to ``as_of_ms`` (default: everything)."""
         return cls.from_frames(
@@ -74,6 +80,7 @@ class Dataset:
             customers=store.customers(),
             consents=store.consents() if respect_consent else None,
             as_of_ms=as_of_ms,
+            policy=policy,
         )
 
     @classmethod
@@ -85,8 +92,12 @@ class Dataset:
         customers: pl.DataFrame | None = None,
         consents: pl.DataFrame | None = None,
         as_of_ms: int | None = None,
+        policy: ConsentPolicy | None = None,
     ) -> Dataset:
         """Build a snapshot from canonical frames (the store's shapes; missing columns null).
+
+        With ``consents``, the consent policy (default :class:`ConsentPolicy`) decides whose
+        events models may learn from (purpose ``personalization``).
 
         Items are the catalog's products plus any item seen in events that the catalog does
         not mark as a non-product code; customers are those with at least one such event.
@@ -99,13 +110,11 @@ class Dataset:
         )
         profiles = _with_schema(customers, CUSTOMER_SCHEMA)
         excluded = 0
-        if consents is not None and consents.height:
+        if consents is not None:
+            rule = policy or ConsentPolicy()
             decisions = _with_schema(consents, CONSENT_SCHEMA)
-            withdrawn = decisions.filter(
-                (pl.col("purpose") == "personalization") & ~pl.col("granted")
-            )["customer_id"]
-            excluded = int(withdrawn.n_unique())
-            ev = ev.filter(~pl.col("customer_id").is_in(withdrawn.implode()))
+            excluded = len(rule.excluded_ids(decisions, "personalization"))
+            ev = rule.filter(ev, decisions, "personalization")
         ev = ev.filter(pl.col("customer_id").is_not_null() & pl.col("item_id").is_not_null())
         non_products = catalog.filter(~pl.col("is_product"))["item_id"]
         ev = ev.filter(~pl.col("item_id").is_in(non_products.implode()))

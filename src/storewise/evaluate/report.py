@@ -26,26 +26,29 @@ from storewise.evaluate.protocol import (
     time_split,
 )
 from storewise.evaluate.tuning import tune
+from storewise.privacy.consent import ConsentPolicy
 from storewise.recommend import MODELS
 from storewise.recommend.base import Recommender
 from storewise.recommend.hybrid import Hybrid
 from storewise.schema import from_ms
+from storewise.store.base import Store
 
 Progress = Callable[[str], None]
 
 
 def run_evaluation(
-    store: Any,
+    store: Store,
     *,
     test_days: float = 30.0,
     valid_days: float = 30.0,
     budget_seconds: float = 120.0,
     test_start_ms: int | None = None,
     progress: Progress | None = None,
+    policy: ConsentPolicy | None = None,
 ) -> dict[str, Any]:
     """Tune on the period before the test, refit on everything before it, test every model."""
     say = progress or (lambda _m: None)
-    dataset = Dataset.from_store(store)
+    dataset = Dataset.from_store(store, policy=policy)
     dataset.require_events()
     start = (
         test_start_ms if test_start_ms is not None else dataset.as_of_ms - int(test_days * DAY_MS)

@@ -37,6 +37,7 @@ import polars as pl
 from storewise.errors import InputError
 from storewise.marketing.rfm import SEGMENT_DESCRIPTIONS, resolve_segment
 from storewise.marketing.transactions import require_columns
+from storewise.privacy.consent import ConsentPolicy
 
 #: Header of the e-mail column: Mailchimp's required field name and Klaviyo's first column.
 EMAIL_HEADER = "Email Address"
@@ -46,15 +47,6 @@ MARKETING = "marketing"
 MAX_ITEMS = 20
 
 
-def marketing_consented(consents: pl.DataFrame) -> set[str]:
-    """Customers whose current ``marketing`` decision is an explicit grant (no record: absent)."""
-    require_columns(consents, ("customer_id", "purpose", "granted"), what="consents")
-    granted = consents.filter(
-        (pl.col("purpose") == MARKETING) & pl.col("granted").cast(pl.Boolean).fill_null(False)
-    )
-    return set(granted.get_column("customer_id").cast(pl.Utf8).to_list())
-
-
 def select_audience(
     scored: pl.DataFrame,
     consents: pl.DataFrame,
@@ -62,8 +54,10 @@ def select_audience(
     segment: str | None = None,
     min_clv: float | None = None,
     limit: int | None = None,
+    policy: ConsentPolicy | None = None,
 ) -> pl.DataFrame:
-    """The scored customers to contact: marketing consent granted, in ``segment``, CLV >= min.
+    """The scored customers to contact: the consent policy (default :class:`ConsentPolicy`:
+    an explicit grant) allows ``marketing``, in ``segment``, CLV >= min.
 
     ``scored`` needs ``customer_id, segment, clv``. An unknown segment raises NotFound listing
     the valid names. With ``min_clv``, customers without a CLV (too little data to fit) are
@@ -74,8 +68,10 @@ def select_audience(
         raise InputError(f"limit must be at least 1, got {limit}")
     if min_clv is not None and min_clv != min_clv:  # NaN
         raise InputError("min_clv must be a number")
-    allowed = marketing_consented(consents)
-    frame = scored.filter(pl.col("customer_id").is_in(sorted(allowed)))
+    require_columns(consents, ("customer_id", "purpose", "granted"), what="consents")
+    ids = scored.get_column("customer_id").cast(pl.Utf8).to_list()
+    allowed = (policy or ConsentPolicy()).allowed_ids(ids, consents, MARKETING)
+    frame = scored.filter(pl.col("customer_id").is_in(allowed))
     if segment is not None:
         frame = frame.filter(pl.col("segment") == resolve_segment(segment))
     if min_clv is not None:
@@ -209,7 +205,6 @@ __all__ = [
     "MARKETING",
     "audience_rows",
     "csv_header",
-    "marketing_consented",
     "select_audience",
     "write_audience",
     "write_audience_csv",

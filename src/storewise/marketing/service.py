@@ -1,20 +1,24 @@
-"""The marketing service behind ``engine.marketing``: segments, CLV, offers and audiences.
+"""The marketing service: segments, CLV, offers and audiences, over narrow ports.
 
 A thin layer over the analysis modules (:mod:`~storewise.marketing.rfm`,
 :mod:`~storewise.marketing.clv`, :mod:`~storewise.marketing.offers`,
 :mod:`~storewise.marketing.bandit`, :mod:`~storewise.marketing.uplift`,
-:mod:`~storewise.marketing.campaigns`) that reads the engine's store and keeps the results.
+:mod:`~storewise.marketing.campaigns`). It never sees the engine or the services: the
+composition root hands it three ports, :class:`MarketingFacts` (the store's order lines,
+consents, contacts and change sequence), :class:`Recommendations` (picks for an audience) and
+:class:`AuditTrail` (where audience exports are recorded); it is itself an erasure hook.
 
 - **Data.** Purchases and returns of known customers, grouped into transactions (one per order,
   or per customer and day without an order id) exactly as
-  :func:`~storewise.marketing.transactions.to_transactions` defines; the grouping is pushed
-  into SQL first so Online Retail's 400k order lines arrive as 22k rows. Customers who withdrew
-  ``analytics`` consent are left out of every analysis (no record means allowed, as for
-  personalisation).
+  :func:`~storewise.marketing.transactions.to_transactions` defines; the store groups them in
+  SQL (:meth:`~storewise.store.base.Store.order_lines`) so Online Retail's 400k order lines
+  arrive as 22k rows. The consent policy decides who is analysed (purpose ``analytics``).
 - **Cache.** The analysis (RFM as of the latest event; BG/NBD + Gamma-Gamma 12-month CLV) is
-  computed once and reused while a cheap fingerprint of the store (event count, highest event
-  id, analytics withdrawals) is unchanged. The fingerprint is checked at most every
-  :data:`CHECK_SECONDS`, so repeated profile calls cost a dictionary lookup.
+  computed once and reused while the store's change sequence is unchanged (checked at most
+  every :data:`CHECK_SECONDS`, so repeated profile calls cost a dictionary lookup). In a
+  server (``refresh_in_background``), a changed store never recomputes inside a request: the
+  previous analysis answers while :meth:`refresh` (run by the server's background thread)
+  computes the next one.
 - **Offers.** A catalog in ``<home>/marketing/offers.json`` (a default one until set). The
   next-best offer is the one with the highest expected incremental value
   (:func:`~storewise.marketing.offers.offer_values`): from uplift models trained on a past
@@ -37,12 +41,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-import sqlalchemy as sa
 
 from storewise.errors import InputError
 from storewise.marketing import campaigns
@@ -65,11 +68,8 @@ from storewise.marketing.summary import (
     TimeUnit,
 )
 from storewise.marketing.transactions import as_day, to_transactions
-from storewise.store.tables import consents as CONSENTS
-from storewise.store.tables import events as EVENTS
-
-if TYPE_CHECKING:
-    from storewise.engine import Engine
+from storewise.privacy.consent import ConsentPolicy
+from storewise.recommend.results import RankedList
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -77,8 +77,44 @@ FloatArray = npt.NDArray[np.float64]
 CHECK_SECONDS = 2.0
 #: The bandit's segment for customers without purchases.
 NO_SEGMENT = "no purchases"
-_DAY_MS = 86_400_000
-_TX_SCHEMA = {"customer_id": pl.Utf8, "order_id": pl.Utf8, "ts": pl.Int64, "value": pl.Float64}
+
+
+class MarketingFacts(Protocol):
+    """What marketing reads from the data layer (the store satisfies it)."""
+
+    def order_lines(self) -> tuple[pl.DataFrame, int | None]:
+        """Purchase/return totals per order (customer_id, order_id, ts, value), latest ts."""
+        ...
+
+    def consents(self) -> pl.DataFrame:
+        """The current consent decision per customer and purpose."""
+        ...
+
+    def contacts(self, customer_ids: Sequence[str]) -> dict[str, str]:
+        """E-mail addresses of the given customers that have one."""
+        ...
+
+    def change_seq(self) -> int:
+        """Raised by every committed write: equal means the facts are unchanged."""
+        ...
+
+
+class Recommendations(Protocol):
+    """Personal picks for many customers at once (the serving service satisfies it)."""
+
+    def recommend_many(self, customer_ids: Sequence[str], n: int = 10) -> list[RankedList]:
+        """One list per customer, in order, under the same consent and cold-start policy."""
+        ...
+
+
+class AuditTrail(Protocol):
+    """Where exports of personal data are recorded."""
+
+    def exported(
+        self, actor: str, what: str, *, rows: int, options: dict[str, Any] | None = None
+    ) -> None:
+        """Record that ``rows`` rows of personal data left the system, and how."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -122,10 +158,23 @@ def _no_data() -> InputError:
 class MarketingService:
     """Segments, lifetime value, churn risk, next-best offers and campaign audiences."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.folder: Path = engine.settings.home / "marketing"
+    def __init__(
+        self,
+        facts: MarketingFacts,
+        recommendations: Recommendations,
+        *,
+        folder: Path,
+        policy: ConsentPolicy,
+        audit: AuditTrail,
+    ) -> None:
+        self.facts = facts
+        self.recommendations = recommendations
+        self.policy = policy
+        self.audit = audit
+        self.folder = folder
         self.check_seconds = CHECK_SECONDS
+        #: In a server: never recompute inside a request; :meth:`refresh` runs in the background.
+        self.refresh_in_background = False
         self._lock = threading.RLock()
         self._analysis_cache: _Analysis | None = None
         self._checked_at = 0.0
@@ -133,25 +182,9 @@ class MarketingService:
         self.book = OfferBook(self.folder)
 
     # -- data and cache --------------------------------------------------------------------------
-    def _sql(self) -> sa.Engine | None:
-        engine = getattr(self.engine.store, "engine", None)
-        return engine if isinstance(engine, sa.Engine) else None
-
     def _fingerprint(self) -> tuple[Any, ...]:
-        """Event count, highest event id and analytics withdrawals: cheap on SQLite and PG."""
-        db = self._sql()
-        if db is None:
-            stats = self.engine.store.stats()
-            return ("stats", stats["events"]["total"], stats["date_range"]["last"], 0, None)
-        with db.connect() as conn:
-            count = conn.execute(sa.select(sa.func.count()).select_from(EVENTS)).scalar()
-            last = conn.execute(sa.select(sa.func.max(EVENTS.c.event_id))).scalar()
-            withdrawn = conn.execute(
-                sa.select(sa.func.count(), sa.func.max(CONSENTS.c.at)).where(
-                    CONSENTS.c.purpose == "analytics", CONSENTS.c.granted.is_(False)
-                )
-            ).one()
-        return ("sql", count, last, *withdrawn)
+        """The store's change sequence: any committed write (events, consents) changes it."""
+        return ("seq", self.facts.change_seq())
 
     def invalidate(self) -> None:
         """Forget cached results (e.g. right after an erasure) so the next call recomputes."""
@@ -160,61 +193,48 @@ class MarketingService:
             self._clv_cache.clear()
             self._checked_at = 0.0
 
-    def _read_lines(self) -> tuple[pl.DataFrame, date | None]:
-        """Purchase/return rows of known customers (per order or day) and the latest event day."""
-        db = self._sql()
-        if db is None:
-            events = self.engine.store.events()
-            last_ts: Any = events.get_column("ts").max() if events.height else None
-            amount = pl.coalesce("value", pl.col("price") * pl.col("quantity"), pl.lit(0.0))
-            lines = events.filter(
-                pl.col("event_type").is_in(["purchase", "return"])
-                & pl.col("customer_id").is_not_null()
-            ).select("customer_id", "order_id", "ts", amount.alias("value"))
-        else:
-            e = EVENTS.c
-            value = sa.func.coalesce(e.value, e.price * e.quantity, 0.0)
-            day = sa.case((e.order_id.is_(None), e.ts // _DAY_MS), else_=sa.null())
-            stmt = (
-                sa.select(e.customer_id, e.order_id, sa.func.min(e.ts), sa.func.sum(value))
-                .where(e.event_type.in_(("purchase", "return")), e.customer_id.is_not(None))
-                .group_by(e.customer_id, e.order_id, day)
-            )
-            with db.connect() as conn:
-                rows = [tuple(r) for r in conn.execute(stmt)]
-                last_ts = conn.execute(sa.select(sa.func.max(e.ts))).scalar()
-            lines = pl.DataFrame(rows, schema=_TX_SCHEMA, orient="row")
-        if last_ts is None:
-            return lines, None
-        return lines, datetime.fromtimestamp(float(last_ts) / 1000, UTC).date()
+    def forget(self, customer_id: str) -> dict[str, int]:
+        """Erasure hook: drop every cached figure, which may hold the erased customer."""
+        self.invalidate()
+        return {}
 
-    def _analysis(self) -> _Analysis | None:
-        """The cached analysis, recomputed when the store changed; None without any purchase."""
-        cached = self._analysis_cache
-        if cached is not None and time.monotonic() - self._checked_at < self.check_seconds:
-            return cached
+    def refresh(self) -> bool:
+        """Recompute the analysis if the store changed since it was made (a server's background
+        thread calls this, so requests never wait for it); True when it recomputed."""
         with self._lock:
             fingerprint = self._fingerprint()
             self._checked_at = time.monotonic()
             cached = self._analysis_cache
             if cached is not None and cached.fingerprint == fingerprint:
-                return cached
-            analysis = self._compute(fingerprint)
-            self._analysis_cache = analysis
+                return False
+            self._analysis_cache = self._compute(fingerprint)
             self._clv_cache.clear()
-            return analysis
+            return True
+
+    def _analysis(self) -> _Analysis | None:
+        """The cached analysis, recomputed when the store changed (inline, or left to the
+        background refresh in a server); None without any purchase."""
+        cached = self._analysis_cache
+        if cached is not None and (
+            self.refresh_in_background or time.monotonic() - self._checked_at < self.check_seconds
+        ):
+            return cached
+        self.refresh()
+        return self._analysis_cache
+
+    def _read_lines(self) -> tuple[pl.DataFrame, date | None]:
+        """Purchase/return rows of known customers (per order or day) and the latest event day."""
+        lines, last_ts = self.facts.order_lines()
+        if last_ts is None:
+            return lines, None
+        return lines, datetime.fromtimestamp(float(last_ts) / 1000, UTC).date()
 
     def _compute(self, fingerprint: tuple[Any, ...]) -> _Analysis | None:
         lines, last_day = self._read_lines()
-        consents = self.engine.store.consents()
-        withdrawn = sorted(
-            consents.filter((pl.col("purpose") == "analytics") & ~pl.col("granted"))
-            .get_column("customer_id")
-            .to_list()
-        )
         excluded = 0
+        withdrawn = self.policy.excluded_ids(self.facts.consents(), "analytics")
         if withdrawn:
-            out = pl.col("customer_id").is_in(withdrawn)
+            out = pl.col("customer_id").is_in(sorted(withdrawn))
             excluded = lines.filter(out).get_column("customer_id").n_unique()
             lines = lines.filter(~out)
         if last_day is None or lines.filter(pl.col("value") >= 0).height == 0:
@@ -480,33 +500,59 @@ class MarketingService:
         n_items: int = 4,
         limit: int | None = None,
         offer: bool = True,
+        *,
+        actor: str,
+        email_only: bool = False,
     ) -> list[dict[str, Any]]:
-        """One row per customer to contact: marketing consent explicitly granted, in the segment,
-        CLV >= ``min_clv``; with e-mail (when they have one), offer and ``n_items`` picks from
-        ``engine.recommend_many``. Unknown segment: NotFound listing the valid names."""
+        """One row per customer to contact: the consent policy allows marketing (an explicit
+        grant), in the segment, CLV >= ``min_clv``; with e-mail (when they have one; only those
+        with ``email_only``), offer and ``n_items`` personal picks. Unknown segment: NotFound
+        listing the valid names. The export is recorded in the audit log as ``actor``'s."""
         if not 0 <= n_items <= campaigns.MAX_ITEMS:
             raise InputError(f"n_items must be between 0 and {campaigns.MAX_ITEMS}, got {n_items}")
         analysis = self._ready()
-        store = self.engine.store
+        facts = self.facts
         selected = campaigns.select_audience(
-            analysis.table, store.consents(), segment=segment, min_clv=min_clv, limit=limit
+            analysis.table,
+            facts.consents(),
+            segment=segment,
+            min_clv=min_clv,
+            limit=limit,
+            policy=self.policy,
         )
         ids = [str(c) for c in selected.get_column("customer_id").to_list()]
+        emails = facts.contacts(ids) if ids else {}
+        if email_only:
+            selected = selected.filter(pl.col("customer_id").is_in(list(emails)))
+            ids = [c for c in ids if c in emails]
         picks: dict[str, list[dict[str, Any]]] = {}
         if ids and n_items:
-            for answer in self.engine.recommend_many(ids, n_items):
+            for answer in self.recommendations.recommend_many(ids, n_items):
                 picks[str(answer.customer_id)] = [
                     {"item_id": r.item_id, "title": r.title, "reasons": list(r.reasons)}
                     for r in answer.items
                 ]
         chosen = {p["customer_id"]: p for p in self.decide_offers(ids)} if offer and ids else None
-        return campaigns.audience_rows(
-            selected,
-            emails=store.contacts(ids) if ids else {},
-            picks=picks,
-            offers=chosen,
-            n_items=n_items,
+        rows = campaigns.audience_rows(
+            selected, emails=emails, picks=picks, offers=chosen, n_items=n_items
         )
+        options = {"segment": segment, "min_clv": min_clv, "n_items": n_items, "limit": limit}
+        self.audit.exported(actor, "campaign_audience", rows=len(rows), options=options)
+        return rows
+
+    @staticmethod
+    def save_segment_chart(summary: dict[str, Any], path: Path) -> None:
+        """Write the customer and revenue share per segment (of :meth:`segments`) as a PNG."""
+        from storewise.marketing import plots
+
+        frame = pl.DataFrame(
+            {
+                "segment": [s["name"] for s in summary["segments"]],
+                "customer_share": [s["share"] for s in summary["segments"]],
+                "revenue_share": [s["revenue_share"] for s in summary["segments"]],
+            }
+        )
+        plots.save_png(plots.segment_chart(frame), path)
 
     @staticmethod
     def segment_names() -> tuple[str, ...]:

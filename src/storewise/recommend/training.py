@@ -18,11 +18,13 @@ from storewise import artifacts
 from storewise.data.dataset import Dataset
 from storewise.errors import InputError
 from storewise.evaluate.tuning import TuneResult, tune
+from storewise.privacy.consent import ConsentPolicy
 from storewise.recommend import MODELS, bundle
 from storewise.recommend.base import Recommender
 from storewise.recommend.basket import cobuy_counts
 from storewise.recommend.hybrid import Hybrid
 from storewise.schema import from_ms
+from storewise.store.base import Store
 
 Progress = Callable[[str], None]
 
@@ -95,7 +97,7 @@ def previous_choice(models_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def train(
-    store: Any,
+    store: Store,
     models_dir: Path,
     *,
     model: str | None = None,
@@ -103,14 +105,16 @@ def train(
     budget_seconds: float = 200.0,
     as_of_ms: int | None = None,
     progress: Progress | None = None,
+    policy: ConsentPolicy | None = None,
 ) -> TrainReport:
-    """Train (tuning unless ``model`` is given) and publish a new current bundle."""
+    """Train (tuning unless ``model`` is given) and publish a new current bundle; the consent
+    policy decides whose events the snapshot holds."""
     say = progress or (lambda _message: None)
     started = time.perf_counter()
     if model is not None and model not in MODELS:
         raise InputError(f"unknown model {model!r}; choose one of {', '.join(sorted(MODELS))}")
     say("reading the store")
-    dataset = Dataset.from_store(store, as_of_ms=as_of_ms)
+    dataset = Dataset.from_store(store, as_of_ms=as_of_ms, policy=policy)
     dataset.require_events()
     result = TuneResult()
     if model is None:

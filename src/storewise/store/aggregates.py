@@ -4,14 +4,11 @@ never personal data), one catalog row, and customer-id search."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from storewise.store.tables import customers, events
-
-if TYPE_CHECKING:
-    from storewise.store.sql import SqlStore
 
 
 @dataclass(frozen=True)
@@ -33,9 +30,9 @@ def _month_expr(dialect: str) -> sa.ColumnElement[Any]:
     return sa.func.strftime("%Y-%m", events.c.ts / 1000, "unixepoch")
 
 
-def monthly_activity(store: SqlStore) -> list[MonthFigures]:
+def monthly_activity(engine: sa.Engine) -> list[MonthFigures]:
     """Per month: customers with any event, distinct orders and purchase revenue."""
-    month = _month_expr(store.dialect).label("month")
+    month = _month_expr(engine.dialect.name).label("month")
     purchase = events.c.event_type == "purchase"
     query = (
         sa.select(
@@ -47,7 +44,7 @@ def monthly_activity(store: SqlStore) -> list[MonthFigures]:
         .group_by(month)
         .order_by(month)
     )
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         rows = conn.execute(query).all()
     return [
         MonthFigures(str(m), int(a or 0), int(o or 0), round(float(r or 0.0), 2))
@@ -69,7 +66,7 @@ class ItemAudience:
     countries: list[tuple[str, int]]
 
 
-def item_audience(store: SqlStore, item_id: str, *, top_countries: int = 8) -> ItemAudience:
+def item_audience(engine: sa.Engine, item_id: str, *, top_countries: int = 8) -> ItemAudience:
     """Counts of the customers who bought (and viewed, returned) one item."""
     kind = events.c.event_type
     query = sa.select(
@@ -97,7 +94,7 @@ def item_audience(store: SqlStore, item_id: str, *, top_countries: int = 8) -> I
         .order_by(sa.func.count(sa.distinct(events.c.customer_id)).desc())
         .limit(top_countries)
     )
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         buyers, purchases, units, revenue, returns, viewers = conn.execute(query).one()
         countries = [(str(c), int(n)) for c, n in conn.execute(buyers_by_country).all()]
     return ItemAudience(
@@ -111,11 +108,11 @@ def item_audience(store: SqlStore, item_id: str, *, top_countries: int = 8) -> I
     )
 
 
-def item_facts(store: SqlStore, item_id: str) -> dict[str, Any] | None:
+def item_facts(engine: sa.Engine, item_id: str) -> dict[str, Any] | None:
     """One catalog row (title, category, brand, price, stock), or None when unknown."""
     from storewise.store.tables import items
 
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         row = (
             conn.execute(
                 sa.select(
@@ -136,10 +133,10 @@ def item_facts(store: SqlStore, item_id: str) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
-def search_customers(store: SqlStore, text: str, *, limit: int = 20) -> list[str]:
+def search_customers(engine: sa.Engine, text: str, *, limit: int = 20) -> list[str]:
     """Customer ids starting with ``text`` (an id search, never by personal fields)."""
     pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         rows = conn.execute(
             sa.select(customers.c.customer_id)
             .where(customers.c.customer_id.like(pattern, escape="\\"))

@@ -1,7 +1,9 @@
 """The narrow storage protocol every store implements, and the small result types it returns.
 
 Front-ends never talk to a store directly: ingest writes through a :class:`StoreWriter` (one
-transaction per import), the dataset snapshot and the engine read through :class:`Store`.
+transaction per import), and every service above the store (the dataset snapshot, serving,
+customers, insights, marketing's facts) is typed against :class:`Store`, which covers the
+serving hot path (``serving_facts``, ``history_rows``) as well as the bulk reads.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from storewise.schema import CONSENT_SCHEMA as CONSENT_SCHEMA
 from storewise.schema import CUSTOMER_SCHEMA as CUSTOMER_SCHEMA
 from storewise.schema import EVENT_SCHEMA as EVENT_SCHEMA
 from storewise.schema import ITEM_SCHEMA as ITEM_SCHEMA
+from storewise.store.aggregates import ItemAudience, MonthFigures
+from storewise.store.keys import KeyStore
+
+#: One row of :meth:`Store.history_rows`: item_id, event_type, quantity, value, order_id, ts.
+HistoryRow = tuple[str, str, float, float | None, str | None, int]
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,59 @@ class Store(Protocol):
 
     def erase_customer(self, customer_id: str, *, actor: str = "system") -> Erasure:
         """Delete a customer's rows everywhere in one transaction; returns what was removed."""
+        ...
+
+    def history_rows(self, customer_id: str, *, limit: int = 500) -> list[HistoryRow]:
+        """The serving path's history read: a customer's most recent events with an item,
+        oldest first, in one indexed query."""
+        ...
+
+    def serving_facts(
+        self, customer_id: str
+    ) -> tuple[str | None, bool | None, tuple[int, int, int]]:
+        """(country, personalization decision or None, history stamp) in one indexed query;
+        the stamp changes with any new, linked or erased event of the customer."""
+        ...
+
+    def contacts(self, customer_ids: Sequence[str]) -> dict[str, str]:
+        """Decrypted e-mail addresses of the given customers that have one."""
+        ...
+
+    def change_seq(self) -> int:
+        """A number every committed write transaction raises: equal means nothing changed."""
+        ...
+
+    def order_lines(self) -> tuple[pl.DataFrame, int | None]:
+        """Purchases and returns of known customers summed per order (or customer and day),
+        and the latest event time (ms) of the whole store."""
+        ...
+
+    def monthly_activity(self) -> list[MonthFigures]:
+        """Per month: active customers, orders and revenue."""
+        ...
+
+    def item_facts(self, item_id: str) -> dict[str, Any] | None:
+        """One catalog row, or None when unknown."""
+        ...
+
+    def item_audience(self, item_id: str) -> ItemAudience:
+        """Who buys an item, as counts only."""
+        ...
+
+    def search_customers(self, text: str, *, limit: int = 20) -> list[str]:
+        """Customer ids starting with ``text``."""
+        ...
+
+    def keys(self) -> KeyStore:
+        """The API keys kept in this store."""
+        ...
+
+    def ping(self) -> None:
+        """Run a trivial query; StoreError when the database does not answer."""
+        ...
+
+    def limit_cache(self, mib: int) -> None:
+        """Bound each new connection's page cache (a server's memory stays flat under load)."""
         ...
 
     def close(self) -> None:

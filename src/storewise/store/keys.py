@@ -6,7 +6,7 @@ enough for a random secret of that size; nothing to brute-force). Scopes are ``i
 ``read`` and ``admin``; ``admin`` implies the other two.
 
 >>> from storewise.store import SqlStore
->>> keys = KeyStore(SqlStore.open("sqlite://"))
+>>> keys = SqlStore.open("sqlite://").keys()
 >>> created = keys.create(["read"], name="shop front")
 >>> keys.verify(created.key).scopes
 ('read',)
@@ -28,7 +28,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from storewise.errors import InputError, NotFound
-from storewise.store.sql import SqlStore
 from storewise.store.tables import api_keys
 
 SCOPES = ("ingest", "read", "admin")
@@ -100,8 +99,8 @@ class CreatedKey:
 class KeyStore:
     """The ``api_keys`` table of a store: create, list, revoke and verify keys."""
 
-    def __init__(self, store: SqlStore) -> None:
-        self.engine = store.engine
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
 
     def create(self, scopes: Iterable[str], *, name: str | None = None) -> CreatedKey:
         """Create a key with ``scopes``; the returned plain key is not stored anywhere."""
@@ -186,12 +185,6 @@ class KeyStore:
         return check_secret(secret, found)
 
 
-def verify_key(store: SqlStore, key: str) -> KeyInfo | None:
-    """The active key matching ``key`` in ``store``, or None (for other front-ends, e.g. the
-    dashboard's sign-in)."""
-    return KeyStore(store).verify(key)
-
-
 def split_key(key: str) -> tuple[str, str] | None:
     """(key id, secret) of a well-formed key, else None."""
     match = _KEY.match(key.strip())
@@ -218,5 +211,4 @@ __all__ = [
     "hash_secret",
     "parse_scopes",
     "split_key",
-    "verify_key",
 ]

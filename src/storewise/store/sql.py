@@ -22,24 +22,30 @@ import sqlalchemy as sa
 from storewise.errors import ConfigError, NotFound, StoreError
 from storewise.privacy.crypto import FieldCipher
 from storewise.schema import EVENT_COLUMNS, from_ms
-from storewise.store import migrate
+from storewise.store import aggregates, migrate
 from storewise.store.base import (
     CONSENT_SCHEMA,
     CUSTOMER_SCHEMA,
     EVENT_SCHEMA,
     ITEM_SCHEMA,
     Erasure,
+    HistoryRow,
 )
+from storewise.store.keys import KeyStore
 from storewise.store.locks import WriteLock
 from storewise.store.tables import (
+    changes,
     consents,
     customers,
+    events,
     identities,
 )
 from storewise.store.writer import IN_CHUNK, SqlWriter, frame_of, json_text, json_value
 
 #: How long SQLite waits for its write lock, and a writer for the cross-process write lock.
 BUSY_TIMEOUT_S = 30
+
+_DAY_MS = 86_400_000
 
 
 def normalise_url(url: str) -> str:
@@ -135,12 +141,84 @@ class SqlStore:
         try:
             with self.engine.begin() as conn:
                 yield SqlWriter(conn, self.cipher)
+                conn.execute(
+                    changes.update().where(changes.c.id == 1).values(seq=changes.c.seq + 1)
+                )
         except sa.exc.IntegrityError as exc:
             raise StoreError(f"the store refused the write: {exc.orig}") from exc
         except sa.exc.OperationalError as exc:
             raise StoreError(f"the store failed: {exc.orig}") from exc
 
     # -- reads -----------------------------------------------------------------------------
+    def change_seq(self) -> int:
+        """The store's change sequence: raised by every committed write transaction, so a
+        cache keyed on it is stale exactly when something was written since."""
+        rows = self._fetch("SELECT seq FROM changes WHERE id = 1")
+        return int(rows[0][0]) if rows else 0
+
+    def order_lines(self) -> tuple[pl.DataFrame, int | None]:
+        """Purchases and returns of known customers summed per order (or per customer and day
+        without an order id), and the latest event time of the whole store (ms).
+
+        The grouping runs in the database, so 400k order lines arrive as about 22k rows.
+        """
+        e = events.c
+        value = sa.func.coalesce(e.value, e.price * e.quantity, 0.0)
+        day = sa.case((e.order_id.is_(None), e.ts // _DAY_MS), else_=sa.null())
+        stmt = (
+            sa.select(e.customer_id, e.order_id, sa.func.min(e.ts), sa.func.sum(value))
+            .where(e.event_type.in_(("purchase", "return")), e.customer_id.is_not(None))
+            .group_by(e.customer_id, e.order_id, day)
+        )
+        with self.engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(stmt)]
+            last_ts = conn.execute(sa.select(sa.func.max(e.ts))).scalar()
+        schema = {"customer_id": pl.Utf8, "order_id": pl.Utf8, "ts": pl.Int64, "value": pl.Float64}
+        lines = pl.DataFrame(rows, schema=schema, orient="row")
+        return lines, None if last_ts is None else int(last_ts)
+
+    def monthly_activity(self) -> list[aggregates.MonthFigures]:
+        """Per month: active customers, orders and revenue."""
+        return aggregates.monthly_activity(self.engine)
+
+    def item_facts(self, item_id: str) -> dict[str, Any] | None:
+        """One catalog row, or None when unknown."""
+        return aggregates.item_facts(self.engine, item_id)
+
+    def item_audience(self, item_id: str) -> aggregates.ItemAudience:
+        """Who buys an item, as counts only (buyers, units, revenue, returns, countries)."""
+        return aggregates.item_audience(self.engine, item_id)
+
+    def search_customers(self, text: str, *, limit: int = 20) -> list[str]:
+        """Customer ids starting with ``text``."""
+        return aggregates.search_customers(self.engine, text, limit=limit)
+
+    def keys(self) -> KeyStore:
+        """The API keys kept in this store."""
+        return KeyStore(self.engine)
+
+    def limit_cache(self, mib: int) -> None:
+        """Give every new SQLite connection a page cache of ``mib`` MiB and drop the pooled
+        ones, so none keeps the import-sized cache; PostgreSQL manages its own (no-op)."""
+        if self.dialect != "sqlite":
+            return
+
+        def small_cache(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA cache_size=-{int(mib) * 1024}")
+            cursor.close()
+
+        sa.event.listen(self.engine, "connect", small_cache)
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        """Run a trivial query; StoreError when the database does not answer."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"the store does not answer: {exc}") from exc
+
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         sql = sql.replace("?", self._ph)
         with self.engine.connect() as conn:
@@ -215,9 +293,7 @@ class SqlStore:
         )
         return frame_of([(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows], CONSENT_SCHEMA)
 
-    def history_rows(
-        self, customer_id: str, *, limit: int = 500
-    ) -> list[tuple[str, str, float, float | None, str | None, int]]:
+    def history_rows(self, customer_id: str, *, limit: int = 500) -> list[HistoryRow]:
         """The serving path's history read: (item_id, event_type, quantity, value, order_id,
         ts) of a customer's most recent events, oldest first, in one indexed query."""
         rows = self._fetch(

@@ -137,3 +137,12 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("revoked_at", sa.BigInteger),
 )
+
+#: One row (``id`` 1) whose ``seq`` every write transaction raises by one before it commits:
+#: a monotonic change stamp that caches (marketing's analysis) compare instead of counting rows.
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)

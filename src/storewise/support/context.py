@@ -28,6 +28,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from storewise.errors import InputError, SchemaError
+from storewise.privacy.consent import ConsentPolicy
 from storewise.schema import PURPOSES, Customer, from_ms
 
 __all__ = [
@@ -307,7 +308,7 @@ def _recommendations(
     returns: list[ReturnSummary],
     consent: Mapping[str, bool | None],
 ) -> list[SuggestedItem]:
-    if consent.get("personalization") is False:
+    if not ConsentPolicy().allows(consent, "personalization"):
         return []
     returned = {r.item_id for r in returns}
     out: list[SuggestedItem] = []

@@ -1,31 +1,83 @@
-"""The support assistant wired to the engine: the customer's card from the store, relevant
-recommendations, value and risk from marketing, and answers with their facts filled in."""
+"""The support assistant over narrow ports: the customer's card from the data layer
+(:class:`SupportFacts`), relevant picks (:class:`SupportRecommendations`), value and risk
+(:class:`CustomerValue`), and answers with their facts filled in. It never sees the engine or
+the other services: the composition root hands it these ports."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import polars as pl
 
 from storewise.errors import NotFitted, NotFound
-from storewise.support.assistant import Assistant, load_kb
+from storewise.privacy.consent import ConsentPolicy
+from storewise.recommend.results import RankedList
+from storewise.support.assistant import Assistant, classify_file, load_kb
 from storewise.support.context import CustomerCard, build_card
-
-if TYPE_CHECKING:
-    from storewise.engine import Engine
 
 MAX_CARD_EVENTS = 2000
 #: A small starter knowledge base shipped with storewise (the demo's, and a template).
 DEMO_KB = Path(__file__).parent / "demo_kb.md"
 
 
+class SupportFacts(Protocol):
+    """What the card reads about a customer (the store satisfies it)."""
+
+    def customer(self, customer_id: str) -> dict[str, Any] | None:
+        """The profile with personal fields, or None."""
+        ...
+
+    def customer_history(self, customer_id: str, *, limit: int | None = None) -> pl.DataFrame:
+        """The customer's events, oldest first."""
+        ...
+
+    def items(self) -> pl.DataFrame:
+        """The catalog."""
+        ...
+
+    def consent_of(self, customer_id: str) -> dict[str, bool]:
+        """The customer's recorded decision per purpose."""
+        ...
+
+
+class SupportRecommendations(Protocol):
+    """Picks an agent can offer (the serving service satisfies it)."""
+
+    def recommend(self, customer_id: str, n: int = 10) -> RankedList:
+        """Personal recommendations (under the consent policy)."""
+        ...
+
+    def similar(self, item_id: str, n: int = 10) -> RankedList:
+        """Items similar to one item."""
+        ...
+
+
+class CustomerValue(Protocol):
+    """Segment, CLV and churn risk of a customer (marketing satisfies it)."""
+
+    def customer_value(self, customer_id: str) -> dict[str, Any] | None:
+        """The customer's value figures, or None without purchases."""
+        ...
+
+
 class SupportService:
     """Knowledge base + intent model (from the support folder) answering with context."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.folder = engine.settings.home / "support"
+    def __init__(
+        self,
+        facts: SupportFacts,
+        recommendations: SupportRecommendations,
+        value: CustomerValue,
+        *,
+        folder: Path,
+        policy: ConsentPolicy,
+    ) -> None:
+        self.facts = facts
+        self.recommendations = recommendations
+        self.value = value
+        self.policy = policy
+        self.folder = folder
         self._assistant: Assistant | None = None
         self._loaded_mtime = 0.0
 
@@ -58,8 +110,7 @@ class SupportService:
         """Everything an agent should see about a customer (empty card when unknown)."""
         if not customer_id:
             return CustomerCard.unknown(None)
-        engine = self.engine
-        store = engine.store
+        store = self.facts
         profile = store.customer(customer_id)
         events = store.customer_history(customer_id, limit=MAX_CARD_EVENTS)
         if profile is None and events.height == 0:
@@ -70,9 +121,13 @@ class SupportService:
             for row in items.select("item_id", "title", "price", "in_stock", "category").to_dicts()
         }
         titled = events.join(items.select("item_id", "title"), on="item_id", how="left")
-        insights = engine.customer_value(customer_id) or {}
+        insights = self.value.customer_value(customer_id) or {}
         consents = store.consent_of(customer_id)
-        picks = self._picks(customer_id, events)
+        picks = (
+            self._picks(customer_id, events)
+            if self.policy.allows(consents, "personalization")
+            else []
+        )
         return build_card(
             customer_id,
             titled,
@@ -85,23 +140,27 @@ class SupportService:
 
     def _picks(self, customer_id: str, events: pl.DataFrame) -> list[dict[str, Any]]:
         """In-stock alternatives to the latest returned item, else the customer's picks."""
-        engine = self.engine
+        serving = self.recommendations
         try:
             returns = events.filter(pl.col("event_type") == "return")
             if returns.height:
                 returned = str(returns.sort("ts")["item_id"][-1])
-                answer = engine.similar(returned, 5)
+                answer = serving.similar(returned, 5)
                 reason = "an in-stock alternative to an item you returned"
                 return [
                     {"item_id": r.item_id, "title": r.title, "reason": reason} for r in answer.items
                 ]
-            answer = engine.recommend(customer_id, 5)
+            answer = serving.recommend(customer_id, 5)
         except (NotFitted, NotFound):  # no model yet, or an item the model does not know
             return []
         return [
             {"item_id": r.item_id, "title": r.title, "reason": r.reasons[0] if r.reasons else None}
             for r in answer.items
         ]
+
+    def classify_file(self, messages: Path, out: Path) -> int:
+        """Classify a file of messages (one per line) into a CSV; returns how many."""
+        return classify_file(messages, out, self.assistant)
 
     def suggest(self, customer_id: str | None, message: str) -> dict[str, Any]:
         """Intent, confidence, filled answers, card, priority and next actions."""

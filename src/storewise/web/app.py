@@ -1,9 +1,9 @@
-"""The dashboard router: sign-in, the pages, and their forms, over one engine.
+"""The dashboard router: sign-in, the pages, and their forms, over the services.
 
 :func:`create_dashboard` returns a :class:`fastapi.APIRouter`; the API app includes it at the
-root (``app.include_router(create_dashboard(lambda: engine))``) so the dashboard answers at
+root (``app.include_router(create_dashboard(lambda: services))``) so the dashboard answers at
 ``/`` beside ``/v1``. Every handler is a few lines: check the session, ask
-:mod:`storewise.web.pages` (which asks the engine), render a template. Errors become friendly
+:mod:`storewise.web.pages` (which asks the services), render a template. Errors become friendly
 HTML pages here (never the API's JSON shape, never a traceback).
 """
 
@@ -43,11 +43,11 @@ from storewise.web.auth import (
 from storewise.web.charts import number
 
 if TYPE_CHECKING:
-    from storewise.engine import Engine
+    from storewise.app import Services
 
 log = logging.getLogger("storewise.web")
 
-EngineFactory = Callable[[], "Engine"]
+ServicesFactory = Callable[[], "Services"]
 SESSION_HOURS = 8.0
 STATIC_FILES = {"dashboard.css": "text/css; charset=utf-8"}
 SECURITY_HEADERS = {
@@ -102,10 +102,10 @@ def _environment() -> Environment:
     return env
 
 
-def _analyse(engine: Engine) -> None:
+def _analyse(services: Services) -> None:
     """Have the marketing service compute (and cache) its analysis; no purchases: nothing."""
     with contextlib.suppress(StorewiseError):
-        engine.marketing.segments()
+        services.marketing.segments()
 
 
 def _status_of(exc: StorewiseError) -> int:
@@ -128,12 +128,12 @@ def _local_path(target: str | None, fallback: str) -> str:
 
 
 class Dashboard:
-    """State shared by the dashboard's handlers: the engine, the signer, templates, caches."""
+    """State shared by the dashboard's handlers: the services, the signer, templates, caches."""
 
     def __init__(
-        self, engine_factory: EngineFactory, secret: bytes | None, session_hours: float
+        self, services_factory: ServicesFactory, secret: bytes | None, session_hours: float
     ) -> None:
-        self.engine_factory = engine_factory
+        self.services_factory = services_factory
         self._secret = secret
         self._signer: Signer | None = None
         self.session_seconds = int(session_hours * 3600)
@@ -141,24 +141,24 @@ class Dashboard:
         self.cache = pages.OverviewCache()
 
     @property
-    def engine(self) -> Engine:
-        """The engine to ask (the factory decides whether it is shared)."""
-        return self.engine_factory()
+    def services(self) -> Services:
+        """The services to ask (the factory decides whether they are shared)."""
+        return self.services_factory()
 
     @property
     def signer(self) -> Signer:
         """The cookie signer, keyed by the configured or the installation's secret."""
         if self._signer is None:
-            engine = self.engine
-            secret = self._secret or load_secret(engine.settings.home)
-            self._signer = Signer(secret, engine.store.url)
+            services = self.services
+            secret = self._secret or load_secret(services.settings.home)
+            self._signer = Signer(secret, services.store_url)
         return self._signer
 
     # -- sessions and CSRF -----------------------------------------------------------------
     def session(self, request: Request) -> Session | None:
         """The verified session of a request, or None (also when its key was revoked)."""
         found = self.signer.read_session(request.cookies.get(SESSION_COOKIE))
-        if found is None or not still_valid(self.engine, found.admin.key_id):
+        if found is None or not still_valid(self.services, found.admin.key_id):
             return None
         return found
 
@@ -238,7 +238,7 @@ class Dashboard:
     def page(
         self,
         request: Request,
-        build: Callable[[Engine, Session], Response | tuple[str, dict[str, Any]]],
+        build: Callable[[Services, Session], Response | tuple[str, dict[str, Any]]],
     ) -> Response:
         """Run a page: sign-in check, the builder, errors as pages, server time header."""
         started = time.perf_counter()
@@ -252,7 +252,7 @@ class Dashboard:
                 self.url(request, "dashboard.sign_in", {"next": target}), status_code=303
             )
         try:
-            result = build(self.engine, session)
+            result = build(self.services, session)
             response = (
                 result
                 if isinstance(result, Response)
@@ -278,11 +278,13 @@ class Dashboard:
         return response
 
     def warm(self) -> None:
-        """Start computing the overview's figures and the engine's marketing analysis (which
+        """Start computing the overview's figures and the marketing analysis (which
         customer pages need) in the background, while someone signs in."""
         try:
-            engine = self.engine
-            self.cache.warm({**pages.store_figures(engine), "marketing": lambda: _analyse(engine)})
+            services = self.services
+            self.cache.warm(
+                {**pages.store_figures(services), "marketing": lambda: _analyse(services)}
+            )
         except Exception:  # warming is an optimisation; the page computes what is missing
             log.exception("warming the dashboard figures failed")
 
@@ -304,14 +306,14 @@ class Dashboard:
 
 
 def create_dashboard(
-    engine_factory: EngineFactory,
+    services_factory: ServicesFactory,
     *,
     secret: bytes | str | None = None,
     session_hours: float = SESSION_HOURS,
 ) -> APIRouter:
     """The dashboard as a router to include in a FastAPI app (pages at ``/``).
 
-    ``engine_factory()`` returns the engine to use (called per request; return a shared one).
+    ``services_factory()`` returns the services to use (called per request; return shared ones).
     ``secret`` signs session cookies; by default a random secret kept in the installation's
     home folder (see :mod:`storewise.web.auth`).
 
@@ -320,7 +322,7 @@ def create_dashboard(
     >>> app.include_router(create_dashboard(lambda: None, secret=b"x" * 32))  # doctest: +SKIP
     """
     key = secret.encode() if isinstance(secret, str) else secret
-    board = Dashboard(engine_factory, key, session_hours)
+    board = Dashboard(services_factory, key, session_hours)
     router = APIRouter(include_in_schema=False)
 
     # -- assets and sign-in ------------------------------------------------------------------
@@ -359,7 +361,7 @@ def create_dashboard(
         if not board.csrf_ok(request, csrf_token, None):
             return board.refuse_csrf(request, None)
         try:
-            admin = verify_key(board.engine, api_key)
+            admin = verify_key(board.services, api_key)
         except StorewiseError as exc:
             return board.error(request, exc, None)
         if admin is None:
@@ -409,8 +411,8 @@ def create_dashboard(
     def customers(request: Request, q: str = "") -> Response:
         """Search customers by id; an exact match opens their page."""
 
-        def build(engine: Engine, _s: Session) -> Response | tuple[str, dict[str, Any]]:
-            found, matches = pages.find_customer(engine, q)
+        def build(services: Services, _s: Session) -> Response | tuple[str, dict[str, Any]]:
+            found, matches = pages.find_customer(services, q)
             if found is not None:
                 return RedirectResponse(
                     board.url(request, "dashboard.customer", customer_id=found), status_code=303
@@ -433,11 +435,11 @@ def create_dashboard(
     ) -> Response:
         """Customer 360 with rule toggles for the recommendation previews."""
 
-        def build(engine: Engine, _s: Session) -> tuple[str, dict[str, Any]]:
+        def build(services: Services, _s: Session) -> tuple[str, dict[str, Any]]:
             toggles = pages.RuleToggles.from_query(
                 rules, exclude_purchased, in_stock_only, diversity, n
             )
-            return "customer.html", pages.customer(engine, customer_id, toggles)
+            return "customer.html", pages.customer(services, customer_id, toggles)
 
         return board.page(request, build)
 
@@ -445,8 +447,8 @@ def create_dashboard(
     def customer_export(request: Request, customer_id: str) -> Response:
         """Everything held about the customer, as a JSON download."""
 
-        def build(engine: Engine, _s: Session) -> Response:
-            data = engine.export(customer_id)
+        def build(services: Services, session: Session) -> Response:
+            data = services.customers.export(customer_id, actor=session.admin.actor)
             filename = f"customer-{quote(customer_id, safe='')}.json"
             return JSONResponse(
                 data,
@@ -462,8 +464,8 @@ def create_dashboard(
     def customer_erase_confirm(request: Request, customer_id: str) -> Response:
         """Ask for confirmation (typing the id) before erasing a customer."""
 
-        def build(engine: Engine, _s: Session) -> tuple[str, dict[str, Any]]:
-            if pages.find_customer(engine, customer_id)[0] is None:
+        def build(services: Services, _s: Session) -> tuple[str, dict[str, Any]]:
+            if pages.find_customer(services, customer_id)[0] is None:
                 raise NotFound(f"no customer with id {customer_id!r}")
             return "erase.html", {"customer_id": customer_id, "mismatch": False}
 
@@ -478,12 +480,12 @@ def create_dashboard(
     ) -> Response:
         """Erase the customer everywhere (store, caches, models) once confirmed."""
 
-        def build(engine: Engine, session: Session) -> Response | tuple[str, dict[str, Any]]:
+        def build(services: Services, session: Session) -> Response | tuple[str, dict[str, Any]]:
             if not board.csrf_ok(request, csrf_token, session):
                 return board.refuse_csrf(request, session)
             if confirm.strip() != customer_id:
                 return "erase.html", {"customer_id": customer_id, "mismatch": True}
-            result = engine.forget(customer_id, actor=session.admin.actor)
+            result = services.customers.erase(customer_id, actor=session.admin.actor)
             board.cache.clear()
             return "erased.html", {"result": result}
 
@@ -509,12 +511,12 @@ def create_dashboard(
     ) -> Response:
         """Build a campaign audience and download it as CSV."""
 
-        def build(engine: Engine, session: Session) -> Response:
+        def build(services: Services, session: Session) -> Response:
             if not board.csrf_ok(request, csrf_token, session):
                 return board.refuse_csrf(request, session)
             floor = pages.parse_number(min_clv, "minimum CLV") if min_clv.strip() else None
             picks = int(pages.parse_number(n_items, "items per customer", 0, 20, integer=True))
-            text = pages.audience_csv(engine, segment, floor, picks)
+            text = pages.audience_csv(services, segment, floor, picks, actor=session.admin.actor)
             name = "audience-" + "".join(c if c.isalnum() else "-" for c in segment.lower())
             return Response(
                 text,
@@ -549,10 +551,10 @@ def create_dashboard(
     ) -> Response:
         """Suggested answers and the context card for a customer's message."""
 
-        def build(engine: Engine, session: Session) -> Response | tuple[str, dict[str, Any]]:
+        def build(services: Services, session: Session) -> Response | tuple[str, dict[str, Any]]:
             if not board.csrf_ok(request, csrf_token, session):
                 return board.refuse_csrf(request, session)
-            result = pages.support(engine, customer.strip() or None, message)
+            result = pages.support(services, customer.strip() or None, message)
             return "support.html", {"customer": customer, "message": message, "result": result}
 
         return board.page(request, build)

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from storewise.store import keys
+from storewise.app import grants
 
 if TYPE_CHECKING:
-    from storewise.engine import Engine
+    from storewise.app import Services
 
 log = logging.getLogger("storewise.web")
 
@@ -156,22 +156,22 @@ def same_origin(origin: str | None, host: str | None) -> bool:
 
 
 # -- API keys ------------------------------------------------------------------------------------
-def verify_key(engine: Engine, key: str) -> Admin | None:
+def verify_key(services: Services, key: str) -> Admin | None:
     """The admin behind an API key, or None when it is unknown, revoked or lacks ``admin``.
 
-    The check is the API's own (:func:`storewise.store.keys.verify_key`: hashed secrets,
-    constant-time comparison), so a key works the same in the dashboard and the API.
+    The check is the API's own (``KeyStore.verify``: hashed secrets, constant-time
+    comparison), so a key works the same in the dashboard and the API.
     """
-    info = keys.verify_key(engine.store, key.strip())
-    if info is None or not keys.grants(info.scopes, ADMIN_SCOPE):
+    info = services.keys.verify(key.strip())
+    if info is None or not grants(info.scopes, ADMIN_SCOPE):
         return None
     return Admin(info.key_id, info.name)
 
 
-def still_valid(engine: Engine, key_id: str) -> bool:
+def still_valid(services: Services, key_id: str) -> bool:
     """True while a signed-in key exists, is not revoked and keeps the ``admin`` scope."""
-    found = keys.KeyStore(engine.store).lookup(key_id)
-    return found is not None and found[1].active and keys.grants(found[1].scopes, ADMIN_SCOPE)
+    found = services.keys.lookup(key_id)
+    return found is not None and found[1].active and grants(found[1].scopes, ADMIN_SCOPE)
 
 
 __all__ = [

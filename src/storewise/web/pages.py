@@ -1,8 +1,8 @@
-"""What each dashboard page shows, gathered from the engine (and its marketing and support).
+"""What each dashboard page shows, gathered from the services of the composition root.
 
-Every function here takes the :class:`~storewise.engine.Engine` and the page's inputs and
-returns the template context: engine answers, reshaped for display, plus charts. No figure is
-computed here that the engine does not provide.
+Every function here takes the :class:`~storewise.app.Services` and the page's inputs and
+returns the template context: service answers, reshaped for display, plus charts. No figure
+is computed here that a service does not provide.
 """
 
 from __future__ import annotations
@@ -15,16 +15,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from storewise.app import MonthFigures, RankedList, RuleSet, Services, write_audience_csv
 from storewise.errors import ArtifactError, InputError, NotFitted, NotFound
-from storewise.recommend.rules import RuleSet
-from storewise.store.aggregates import MonthFigures
 from storewise.web.charts import hbar_chart, line_chart
-
-if TYPE_CHECKING:
-    from storewise.engine import Engine
-    from storewise.recommend.results import RankedList
 
 log = logging.getLogger("storewise.web")
 
@@ -163,32 +158,32 @@ class OverviewCache:
             self._entries.clear()
 
 
-def store_figures(engine: Engine) -> dict[str, Callable[[], Any]]:
+def store_figures(services: Services) -> dict[str, Callable[[], Any]]:
     """The cached store-wide figures of the overview, by cache key."""
-    return {"stats": engine.stats, "activity": engine.activity}
+    return {"stats": services.insights.stats, "activity": services.insights.activity}
 
 
-def model_summary(engine: Engine) -> tuple[dict[str, Any] | None, str | None]:
+def model_summary(services: Services) -> tuple[dict[str, Any] | None, str | None]:
     """The served model's info, or None and a message saying why there is none."""
     try:
-        return engine.model_info(), None
+        return services.serving.model_info(), None
     except NotFitted:
         return None, "No model has been trained yet: run `storewise train`."
     except ArtifactError as exc:
         return None, f"The model bundle could not be loaded: {exc.message}"
 
 
-def overview(engine: Engine, cache: OverviewCache) -> dict[str, Any]:
+def overview(services: Services, cache: OverviewCache) -> dict[str, Any]:
     """Data health, KPIs, activity over time and the served model."""
-    figures = store_figures(engine)
+    figures = store_figures(services)
     stats = cache.get("stats", figures["stats"])
-    reports = engine.store.reports(limit=10)
+    reports = services.insights.reports(limit=10)
     activity: list[MonthFigures] = cache.get("activity", figures["activity"])
     rejected: Counter[str] = Counter()
     for report in reports:
         rejected.update((report.get("report") or {}).get("rejected") or {})
     months = [m.month for m in activity]
-    info, model_message = model_summary(engine)
+    info, model_message = model_summary(services)
     return {
         "stats": stats,
         "reports": reports,
@@ -238,7 +233,7 @@ class RuleToggles:
         return cls(_ticked(exclude_purchased), _ticked(in_stock_only), level, size)
 
     def rules(self, *, allow_repurchase: bool = False) -> RuleSet:
-        """The engine's rule set for these toggles."""
+        """The rule set for these toggles."""
         return RuleSet(
             exclude_purchased=self.exclude_purchased,
             in_stock_only=self.in_stock_only,
@@ -247,10 +242,10 @@ class RuleToggles:
         )
 
 
-def _titles(engine: Engine) -> Any:
+def _titles(services: Services) -> Any:
     """``item_id -> title`` from the served catalog (ids when no model is served)."""
     try:
-        catalog = engine.catalog
+        catalog = services.serving.catalog
     except (NotFitted, ArtifactError):
         return lambda item_id: item_id
 
@@ -262,10 +257,10 @@ def _titles(engine: Engine) -> Any:
     return title
 
 
-def history_timeline(engine: Engine, customer_id: str) -> list[dict[str, Any]]:
+def history_timeline(services: Services, customer_id: str) -> list[dict[str, Any]]:
     """The customer's most recent events, newest first, grouped by day for display."""
-    events = engine.store.customer_history(customer_id, limit=HISTORY_ROWS)
-    title = _titles(engine)
+    events = services.customers.history(customer_id, limit=HISTORY_ROWS)
+    title = _titles(services)
     from storewise.schema import from_ms
 
     days: list[dict[str, Any]] = []
@@ -290,7 +285,7 @@ def history_timeline(engine: Engine, customer_id: str) -> list[dict[str, Any]]:
 
 
 def recommendations(
-    engine: Engine, customer_id: str, toggles: RuleToggles
+    services: Services, customer_id: str, toggles: RuleToggles
 ) -> tuple[list[tuple[str, str, RankedList]], str | None]:
     """The three previews (for you, with repurchase, buy again), or why there are none."""
     try:
@@ -299,19 +294,19 @@ def recommendations(
                 (
                     "for-you",
                     SCENARIO_TITLES["for-you"],
-                    engine.recommend(customer_id, toggles.n, rules=toggles.rules()),
+                    services.serving.recommend(customer_id, toggles.n, rules=toggles.rules()),
                 ),
                 (
                     "with-repurchase",
                     SCENARIO_TITLES["with-repurchase"],
-                    engine.recommend(
+                    services.serving.recommend(
                         customer_id, toggles.n, rules=toggles.rules(allow_repurchase=True)
                     ),
                 ),
                 (
                     "buy-again",
                     SCENARIO_TITLES["buy-again"],
-                    engine.recommend(
+                    services.serving.recommend(
                         customer_id, toggles.n, scenario="buy-again", rules=toggles.rules()
                     ),
                 ),
@@ -324,20 +319,20 @@ def recommendations(
         return [], f"The model bundle could not be loaded: {exc.message}"
 
 
-def customer(engine: Engine, customer_id: str, toggles: RuleToggles) -> dict[str, Any]:
+def customer(services: Services, customer_id: str, toggles: RuleToggles) -> dict[str, Any]:
     """Customer 360: profile, marketing figures, consents, timeline and recommendations."""
     try:
-        profile = engine.profile(customer_id)
+        profile = services.customers.profile(customer_id)
     except NotFound as exc:
         raise NotFound(f"no customer with id {customer_id!r}") from exc
-    lists, model_message = recommendations(engine, customer_id, toggles)
+    lists, model_message = recommendations(services, customer_id, toggles)
     value = {k: v for k, v in profile.items() if k not in PROFILE_KEYS}
     return {
         "customer_id": customer_id,
         "profile": profile,
         "value": value,
         "consents": profile.get("consents") or {},
-        "timeline": history_timeline(engine, customer_id),
+        "timeline": history_timeline(services, customer_id),
         "lists": lists,
         "model_message": model_message,
         "toggles": toggles,
@@ -345,30 +340,28 @@ def customer(engine: Engine, customer_id: str, toggles: RuleToggles) -> dict[str
     }
 
 
-def find_customer(engine: Engine, text: str) -> tuple[str | None, list[str]]:
+def find_customer(services: Services, text: str) -> tuple[str | None, list[str]]:
     """An exact customer id match, else the ids starting with ``text``."""
     text = text.strip()
     if not text:
         return None, []
-    if engine.store.customer(text) is not None:
+    if services.customers.exists(text):
         return text, []
-    if engine.store.customer_history(text, limit=1).height:
-        return text, []
-    return None, engine.search_customers(text)
+    return None, services.insights.search_customers(text)
 
 
 # -- products ------------------------------------------------------------------------------------
-def product(engine: Engine, item_id: str) -> dict[str, Any]:
+def product(services: Services, item_id: str) -> dict[str, Any]:
     """A product: its facts, similar items, bought together, and who buys it (counts)."""
-    facts = engine.item(item_id)
+    facts = services.insights.item(item_id)
     if facts is None:
         raise NotFound(f"no product with id {item_id!r}")
     similar: RankedList | None = None
     together: RankedList | None = None
     model_message: str | None = None
     try:
-        similar = engine.similar(item_id, 10)
-        together = engine.basket([item_id], 10)
+        similar = services.serving.similar(item_id, 10)
+        together = services.serving.basket([item_id], 10)
     except NotFound:
         model_message = (
             "This product is not in the trained model yet; "
@@ -376,7 +369,7 @@ def product(engine: Engine, item_id: str) -> dict[str, Any]:
         )
     except NotFitted:
         model_message = "No model has been trained yet: run `storewise train`."
-    audience = engine.item_audience(item_id)
+    audience = services.insights.item_audience(item_id)
     return {
         "item": facts,
         "similar": similar,
@@ -390,10 +383,10 @@ def product(engine: Engine, item_id: str) -> dict[str, Any]:
 
 
 # -- segments and campaigns ----------------------------------------------------------------------
-def segments(engine: Engine) -> dict[str, Any]:
+def segments(services: Services) -> dict[str, Any]:
     """Segment sizes and value (``MarketingService.segments``), with charts, for the builder."""
     try:
-        summary: dict[str, Any] = engine.marketing.segments()
+        summary: dict[str, Any] = services.marketing.segments()
     except InputError as exc:  # no purchases yet: nothing to segment
         return {"summary": None, "message": exc.message, "segments": []}
     rows: list[dict[str, Any]] = summary.get("segments") or []
@@ -414,13 +407,13 @@ def segments(engine: Engine) -> dict[str, Any]:
     }
 
 
-def audience_csv(engine: Engine, segment: str, min_clv: float | None, n_items: int) -> str:
-    """A campaign audience as CSV text, built by the marketing service and written by
-    :func:`storewise.marketing.campaigns.write_audience_csv` (the CLI's exact format)."""
-    from storewise.marketing.campaigns import write_audience_csv
-
-    rows = engine.marketing.campaign_audience(
-        segment=segment or None, min_clv=min_clv, n_items=n_items
+def audience_csv(
+    services: Services, segment: str, min_clv: float | None, n_items: int, *, actor: str
+) -> str:
+    """A campaign audience as CSV text, built by the marketing service (which records the
+    export as ``actor``'s) and written in the CLI's exact format."""
+    rows = services.marketing.campaign_audience(
+        segment=segment or None, min_clv=min_clv, n_items=n_items, actor=actor
     )
     with tempfile.TemporaryDirectory(prefix="storewise-audience-") as folder:
         path = Path(folder) / "audience.csv"
@@ -429,10 +422,10 @@ def audience_csv(engine: Engine, segment: str, min_clv: float | None, n_items: i
 
 
 # -- models --------------------------------------------------------------------------------------
-def models(engine: Engine) -> dict[str, Any]:
+def models(services: Services) -> dict[str, Any]:
     """The served model, tuning trials with NDCG per scenario, and the training history."""
-    info, message = model_summary(engine)
-    history = engine.bundle_history()
+    info, message = model_summary(services)
+    history = services.insights.bundle_history()
     trials: list[dict[str, Any]] = []
     scenarios: list[str] = []
     charts = []
@@ -486,13 +479,13 @@ def models(engine: Engine) -> dict[str, Any]:
 
 
 # -- support -------------------------------------------------------------------------------------
-def support(engine: Engine, customer_id: str | None, message: str) -> dict[str, Any]:
+def support(services: Services, customer_id: str | None, message: str) -> dict[str, Any]:
     """The assistant's suggestion for a message, with the customer's card."""
     if not message.strip():
         raise InputError("type the customer's message first")
     if len(message) > MAX_MESSAGE:
         raise InputError(f"a message can be at most {MAX_MESSAGE} characters")
-    suggestion = engine.support_suggest(customer_id or None, message)
+    suggestion = services.support.suggest(customer_id or None, message)
     return {"suggestion": suggestion}
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from starlette.responses import Response
 
 from storewise.api.auth import Admin, Ingest, Read
-from storewise.api.deps import EngineDep, json_answer
+from storewise.api.deps import ServicesDep, json_answer
 from storewise.api.routes.docs import ERRORS, NOT_FOUND
 from storewise.api.schemas import ErasureOut, Id, IdentifyIn, IdentifyOut
 
@@ -23,9 +23,9 @@ CustomerPath = Annotated[Id, Path(description="The customer's id.")]
     summary="Link a guest to a customer (login)",
     openapi_extra={"x-scope": "ingest"},
 )
-def identify(body: IdentifyIn, engine: EngineDep, _key: Ingest) -> Response:
+def identify(body: IdentifyIn, services: ServicesDep, _key: Ingest) -> Response:
     """The guest's events count for the customer from the very next answer."""
-    return json_answer(engine.identify(body.anonymous_id, body.customer_id))
+    return json_answer(services.customers.identify(body.anonymous_id, body.customer_id))
 
 
 @router.get(
@@ -34,9 +34,9 @@ def identify(body: IdentifyIn, engine: EngineDep, _key: Ingest) -> Response:
     summary="History summary",
     openapi_extra={"x-scope": "read"},
 )
-def profile(customer_id: CustomerPath, engine: EngineDep, _key: Read) -> Response:
+def profile(customer_id: CustomerPath, services: ServicesDep, _key: Read) -> Response:
     """Orders, items bought, revenue, returns, first and last seen, consents, favourites."""
-    return json_answer(engine.profile(customer_id))
+    return json_answer(services.customers.profile(customer_id))
 
 
 @router.get(
@@ -45,9 +45,10 @@ def profile(customer_id: CustomerPath, engine: EngineDep, _key: Read) -> Respons
     summary="Everything held about a customer",
     openapi_extra={"x-scope": "admin"},
 )
-def export(customer_id: CustomerPath, engine: EngineDep, _key: Admin) -> Response:
-    """The right of access: profile, linked anonymous ids, consents and every event, as JSON."""
-    return json_answer(engine.export(customer_id))
+def export(customer_id: CustomerPath, services: ServicesDep, key: Admin) -> Response:
+    """The right of access: profile, linked anonymous ids, consents and every event, as JSON
+    (recorded in the audit log)."""
+    return json_answer(services.customers.export(customer_id, actor=f"api:{key.key_id}"))
 
 
 @router.delete(
@@ -57,7 +58,7 @@ def export(customer_id: CustomerPath, engine: EngineDep, _key: Admin) -> Respons
     summary="Erase a customer",
     openapi_extra={"x-scope": "admin"},
 )
-def erase(customer_id: CustomerPath, engine: EngineDep, key: Admin) -> Response:
+def erase(customer_id: CustomerPath, services: ServicesDep, key: Admin) -> Response:
     """The right to erasure: from the store, the caches and the served model bundle; returns
     what was removed (unknown customer: 404)."""
-    return json_answer(engine.forget(customer_id, actor=f"api:{key.key_id}"))
+    return json_answer(services.customers.erase(customer_id, actor=f"api:{key.key_id}"))

@@ -10,7 +10,7 @@ from pydantic import Discriminator, Field, Tag
 from starlette.responses import Response
 
 from storewise.api.auth import Ingest
-from storewise.api.deps import EngineDep, MetricsDep, json_answer
+from storewise.api.deps import MetricsDep, ServicesDep, json_answer
 from storewise.api.routes.docs import ERRORS
 from storewise.api.schemas import (
     MAX_BATCH,
@@ -45,7 +45,7 @@ def _records(rows: list[Any], **extra: Any) -> list[dict[str, Any]]:
 )
 def post_events(
     body: Annotated[OneOrMany, Body(description=f"One event, or a list of up to {MAX_BATCH}.")],
-    engine: EngineDep,
+    services: ServicesDep,
     metrics: MetricsDep,
     _key: Ingest,
 ) -> Response:
@@ -56,7 +56,7 @@ def post_events(
     records = _records(events)
     for record in records:
         record.setdefault("timestamp", now)
-    report = engine.ingest("events", records, source="api")
+    report = services.ingest.records("events", records, source="api")
     metrics.ingested(report.stored, report.duplicates, len(report.rejected))
     return json_answer(report.to_dict())
 
@@ -69,11 +69,11 @@ def post_events(
 )
 def put_items(
     body: Annotated[list[ItemIn], Body(max_length=MAX_BATCH)],
-    engine: EngineDep,
+    services: ServicesDep,
     _key: Ingest,
 ) -> Response:
     """Upsert up to 1,000 items; fields left out keep their stored values."""
-    report = engine.ingest("items", _records(body), source="api")
+    report = services.ingest.records("items", _records(body), source="api")
     return json_answer(report.to_dict())
 
 
@@ -86,12 +86,12 @@ def put_items(
 def put_customer(
     customer_id: CustomerPath,
     body: CustomerIn,
-    engine: EngineDep,
+    services: ServicesDep,
     _key: Ingest,
 ) -> Response:
     """Insert or update a customer's profile (e-mail and name are stored encrypted)."""
     try:
-        report = engine.ingest("customers", _records([body], customer_id=customer_id))
+        report = services.ingest.records("customers", _records([body], customer_id=customer_id))
     except ConfigError as exc:  # personal fields but no encryption key on this server
         raise InputError(exc.message) from exc
     return json_answer(report.to_dict())
@@ -106,12 +106,12 @@ def put_customer(
 def put_consents(
     customer_id: CustomerPath,
     body: ConsentsIn,
-    engine: EngineDep,
+    services: ServicesDep,
     _key: Ingest,
 ) -> Response:
     """Record consent decisions as of now; withdrawn personalization takes effect at once."""
     decisions = body.model_dump(exclude_none=True)
     if not decisions:
         raise InputError("give at least one of personalization, marketing, analytics")
-    current = engine.set_consents(customer_id, decisions, source="api")
+    current = services.customers.set_consents(customer_id, decisions, source="api")
     return json_answer({"customer_id": customer_id, "consents": current})

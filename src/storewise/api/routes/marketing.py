@@ -9,7 +9,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from storewise.api.auth import Ingest, Read
-from storewise.api.deps import EngineDep, json_answer
+from storewise.api.deps import ServicesDep, json_answer
 from storewise.api.routes.docs import ERRORS, NOT_FOUND
 from storewise.api.schemas import Id, Strict
 
@@ -34,9 +34,9 @@ class OfferResponseIn(Strict):
 
 
 @router.get("/segments", summary="RFM segments", openapi_extra={"x-scope": "read"})
-def segments(engine: EngineDep, _key: Read) -> Response:
+def segments(services: ServicesDep, _key: Read) -> Response:
     """Segment sizes, revenue and shares, mean lifetime value and churn risk."""
-    return json_answer(engine.marketing.segments())
+    return json_answer(services.marketing.segments())
 
 
 @router.post(
@@ -45,14 +45,16 @@ def segments(engine: EngineDep, _key: Read) -> Response:
     summary="Campaign audience with personalised picks",
     openapi_extra={"x-scope": "read"},
 )
-def audience(body: AudienceIn, engine: EngineDep, _key: Read) -> Response:
-    """Customers who granted marketing consent, with their offer and product picks."""
-    rows = engine.marketing.campaign_audience(
+def audience(body: AudienceIn, services: ServicesDep, key: Read) -> Response:
+    """Customers who granted marketing consent, with their offer and product picks (the
+    export is recorded in the audit log)."""
+    rows = services.marketing.campaign_audience(
         segment=body.segment,
         min_clv=body.min_clv,
         n_items=body.n_items,
         limit=body.limit,
         offer=body.offer,
+        actor=f"api:{key.key_id}",
     )
     return json_answer({"customers": len(rows), "rows": rows})
 
@@ -66,10 +68,10 @@ def audience(body: AudienceIn, engine: EngineDep, _key: Read) -> Response:
 def offer_response(
     offer_id: Annotated[Id, Path(description="The offer's id.")],
     body: OfferResponseIn,
-    engine: EngineDep,
+    services: ServicesDep,
     _key: Ingest,
 ) -> Response:
     """The bandit learns which offer works for customers like this one."""
     return json_answer(
-        engine.marketing.record_offer_response(offer_id, body.customer_id, body.converted)
+        services.marketing.record_offer_response(offer_id, body.customer_id, body.converted)
     )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from storewise.api.auth import metrics_access
-from storewise.api.deps import EngineDep, json_answer
+from storewise.api.deps import ServicesDep, json_answer
 from storewise.api.errors import error_json
 from storewise.api.metrics import merge, render
 from storewise.api.routes.docs import docs_page
@@ -28,16 +27,13 @@ async def health() -> dict[str, str]:
     summary="Readiness",
     responses={503: {"description": "Store unreachable or no model bundle served."}},
 )
-def ready(request: Request, engine: EngineDep) -> Response:
+def ready(request: Request, services: ServicesDep) -> Response:
     """Ready when the store answers and a model bundle is served; 503 otherwise."""
     checks: dict[str, Any] = {"store": "ok", "model_version": None}
-    try:
-        with engine.store.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError:
+    if not services.insights.store_answers():
         checks["store"] = "unreachable"
     checks["model_version"] = request.app.state.model_guard.version()
-    refused = engine.last_reload_error is not None
+    refused = services.serving.last_reload_error is not None
     if refused and checks["model_version"] is not None:
         checks["warning"] = "the newest model bundle was refused; the previous one serves"
     if checks["store"] != "ok" or checks["model_version"] is None:
@@ -67,7 +63,7 @@ def metrics(request: Request, _access: Annotated[None, Depends(metrics_access)])
     text = render(
         merge(snapshots),
         model_version=state.model_guard.version(),
-        reload_error=state.engine.last_reload_error is not None,
+        reload_error=state.services.serving.last_reload_error is not None,
         workers=len(snapshots),
     )
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")

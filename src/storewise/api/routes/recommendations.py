@@ -11,7 +11,7 @@ from storewise.api.auth import Read
 from storewise.api.deps import ServingDep, json_answer
 from storewise.api.routes.docs import ERRORS, NOT_FOUND
 from storewise.api.schemas import MAX_N, BasketIn, Id, RankedListOut, Scenario
-from storewise.recommend.rules import RuleSet
+from storewise.app import RuleSet
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], responses=ERRORS)
 READ = {"x-scope": "read"}

@@ -7,7 +7,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from storewise.api.auth import Read
-from storewise.api.deps import EngineDep, json_answer
+from storewise.api.deps import ServicesDep, json_answer
 from storewise.api.routes.docs import ERRORS
 from storewise.api.schemas import Id, Strict
 
@@ -24,6 +24,6 @@ class SuggestIn(Strict):
 
 
 @router.post("/support/suggest", summary="Suggested answers", openapi_extra={"x-scope": "read"})
-def suggest(body: SuggestIn, engine: EngineDep, _key: Read) -> Response:
+def suggest(body: SuggestIn, services: ServicesDep, _key: Read) -> Response:
     """Intent and confidence, answers filled with the customer's facts, card, priority, actions."""
-    return json_answer(engine.support_suggest(body.customer_id, body.message))
+    return json_answer(services.support.suggest(body.customer_id, body.message))

@@ -1,0 +1,172 @@
+"""The composition root: ``build(settings)`` wires every service once, and front-ends (CLI,
+API, dashboard, demo) get everything they use from here and nothing else.
+
+What is wired, and who may see what (``ARCHITECTURE.md`` draws it)::
+
+    store (Store protocol: SQLite or PostgreSQL)
+      -> serving    Engine: recommend / similar / basket / trending / buy-again
+      -> customers  profile, consent, identity, export, erasure (+ erasure hooks)
+      -> ingest     files, API records, synthetic shops, datasets
+      -> training   snapshot -> tune -> fit -> publish; offline evaluation
+      -> insights   dashboard aggregates, training history
+      -> marketing  ports: MarketingFacts (the store), Recommendations (serving), AuditTrail
+      -> support    ports: SupportFacts (the store), SupportRecommendations (serving),
+                    CustomerValue (marketing)
+
+One :class:`~storewise.privacy.consent.ConsentPolicy` and one
+:class:`~storewise.privacy.audit.Audit` are shared by all of them.
+
+Front-ends also take from this module the few request and answer types they speak in
+(``RuleSet``, ``RankedList``, ``IngestReport``, ...), so they never import a room of the house.
+
+>>> import tempfile
+>>> with build(Settings(home=tempfile.mkdtemp())) as services:
+...     services.insights.stats()["events"]["total"]
+0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+
+from storewise.datasets.synth import SynthConfig
+from storewise.engine import MAX_N, Engine, check_n, single_threaded_blas
+from storewise.ingest.clean import IngestReport
+from storewise.ingest.presets import PRESETS, parse_mapping
+from storewise.marketing.campaigns import write_audience, write_audience_csv
+from storewise.marketing.offer_book import NO_OFFER_ID
+from storewise.marketing.service import MarketingService
+from storewise.privacy.audit import Audit
+from storewise.privacy.consent import ConsentPolicy
+from storewise.privacy.crypto import FieldCipher
+from storewise.recommend.results import RankedList
+from storewise.recommend.rules import RuleSet
+from storewise.services.customers import Customers
+from storewise.services.ingest import Ingest
+from storewise.services.insights import Insights, ItemAudience, MonthFigures
+from storewise.services.training import Training, TrainReport
+from storewise.settings import Settings
+from storewise.store import open_store
+from storewise.store.base import Store
+from storewise.store.keys import (
+    SCOPES,
+    KeyInfo,
+    KeyStore,
+    check_secret,
+    grants,
+    parse_scopes,
+    split_key,
+)
+from storewise.support.service import DEMO_KB, SupportService
+
+
+@dataclass
+class Services:
+    """Everything a front-end may use, built by :func:`build` over one store."""
+
+    settings: Settings
+    store: Store
+    policy: ConsentPolicy
+    audit: Audit
+    serving: Engine
+    customers: Customers
+    ingest: Ingest
+    training: Training
+    insights: Insights
+    marketing: MarketingService
+    support: SupportService
+    keys: KeyStore
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL without its password (binds signed cookies to one installation)."""
+        return self.store.url
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def build(settings: Settings, *, store: Store | None = None) -> Services:
+    """Wire the services over ``settings`` (or over a given store, e.g. in tests).
+
+    Cheap: nothing is loaded until it is first used (the model bundle, the marketing analysis,
+    the support assistant), so one-shot CLI commands pay only for what they touch.
+    """
+    store = store if store is not None else open_store(settings)
+    policy = ConsentPolicy()
+    audit = Audit(store)
+    serving = Engine(store, settings.bundles_dir, policy)
+    marketing = MarketingService(
+        store, serving, folder=settings.home / "marketing", policy=policy, audit=audit
+    )
+    support = SupportService(
+        store, serving, marketing, folder=settings.home / "support", policy=policy
+    )
+    customers = Customers(
+        store, policy=policy, audit=audit, value=marketing, hooks=(serving, marketing)
+    )
+    return Services(
+        settings=settings,
+        store=store,
+        policy=policy,
+        audit=audit,
+        serving=serving,
+        customers=customers,
+        ingest=Ingest(
+            store,
+            home=settings.home,
+            chunk_rows=settings.ingest_chunk_rows,
+            on_items=serving.refresh_catalog,
+        ),
+        training=Training(store, models_dir=settings.bundles_dir, policy=policy),
+        insights=Insights(store, models_dir=settings.bundles_dir),
+        marketing=marketing,
+        support=support,
+        keys=store.keys(),
+    )
+
+
+__all__ = [
+    "DEMO_KB",
+    "MAX_N",
+    "NO_OFFER_ID",
+    "PRESETS",
+    "SCOPES",
+    "Engine",
+    "FieldCipher",
+    "Ingest",
+    "IngestReport",
+    "ItemAudience",
+    "KeyInfo",
+    "KeyStore",
+    "MonthFigures",
+    "RankedList",
+    "RuleSet",
+    "Services",
+    "Settings",
+    "SynthConfig",
+    "TrainReport",
+    "build",
+    "check_n",
+    "check_secret",
+    "grants",
+    "parse_mapping",
+    "parse_scopes",
+    "single_threaded_blas",
+    "split_key",
+    "write_audience",
+    "write_audience_csv",
+]

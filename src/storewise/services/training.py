@@ -1,0 +1,72 @@
+"""Training as a service: snapshot the store -> tune -> fit -> publish a model bundle, and the
+offline evaluation of every model on a time split (the retail protocol).
+
+The serving service picks a published bundle up by itself (hot reload), so training needs
+nothing from it: a separate process (``storewise train``) or the Spark trainer can publish.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from storewise.evaluate.report import run_evaluation, write_html
+from storewise.privacy.consent import ConsentPolicy
+from storewise.recommend.training import Progress, TrainReport, train
+from storewise.store.base import Store
+
+
+class Training:
+    """Trains on one store and publishes into one model folder."""
+
+    def __init__(self, store: Store, *, models_dir: Path, policy: ConsentPolicy) -> None:
+        self.store = store
+        self.models_dir = models_dir
+        self.policy = policy
+
+    def train(
+        self,
+        *,
+        model: str | None = None,
+        valid_days: float = 30.0,
+        budget_seconds: float = 200.0,
+        as_of_ms: int | None = None,
+        progress: Progress | None = None,
+    ) -> TrainReport:
+        """Tune on the most recent ``valid_days`` (unless ``model`` is given), refit on all data
+        and publish a new current bundle."""
+        return train(
+            self.store,
+            self.models_dir,
+            model=model,
+            valid_days=valid_days,
+            budget_seconds=budget_seconds,
+            as_of_ms=as_of_ms,
+            progress=progress,
+            policy=self.policy,
+        )
+
+    def evaluate(
+        self,
+        *,
+        test_days: float = 30.0,
+        valid_days: float = 30.0,
+        budget_seconds: float = 120.0,
+        report: Path | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Every model and the tuned hybrid on a time split; an HTML report if ``report``."""
+        result = run_evaluation(
+            self.store,
+            test_days=test_days,
+            valid_days=valid_days,
+            budget_seconds=budget_seconds,
+            progress=progress,
+            policy=self.policy,
+        )
+        if report is not None:
+            write_html(result, report)
+        return result
+
+
+__all__ = ["TrainReport", "Training"]

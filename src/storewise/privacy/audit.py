@@ -35,5 +35,9 @@ class Audit:
         ``campaign_audience``), how many rows left the system, and the options used."""
         self.record(actor, what, None, {"rows": int(rows), **dict(options or {})})
 
+    def entries(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The most recent entries, newest first: at, actor, action, subject, details."""
+        return self.store.audit_entries(limit)
+
 
 __all__ = ["Audit"]

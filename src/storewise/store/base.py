@@ -198,6 +198,10 @@ class Store(Protocol):
         """Run a trivial query; StoreError when the database does not answer."""
         ...
 
+    def audit_entries(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The most recent audit log entries, newest first."""
+        ...
+
     def limit_cache(self, mib: int) -> None:
         """Bound each new connection's page cache (a server's memory stays flat under load)."""
         ...

@@ -34,7 +34,6 @@ from storewise.store.base import (
 from storewise.store.keys import KeyStore
 from storewise.store.locks import WriteLock
 from storewise.store.tables import (
-    changes,
     consents,
     customers,
     events,
@@ -46,6 +45,12 @@ from storewise.store.writer import IN_CHUNK, SqlWriter, frame_of, json_text, jso
 BUSY_TIMEOUT_S = 30
 
 _DAY_MS = 86_400_000
+#: Raise the change sequence (creating its row if a restore or truncation removed it); the
+#: same statement on SQLite and PostgreSQL.
+_BUMP_CHANGES = sa.text(
+    "INSERT INTO changes (id, seq) VALUES (1, 1) "
+    "ON CONFLICT (id) DO UPDATE SET seq = changes.seq + 1"
+)
 
 
 def normalise_url(url: str) -> str:
@@ -141,9 +146,7 @@ class SqlStore:
         try:
             with self.engine.begin() as conn:
                 yield SqlWriter(conn, self.cipher)
-                conn.execute(
-                    changes.update().where(changes.c.id == 1).values(seq=changes.c.seq + 1)
-                )
+                conn.execute(_BUMP_CHANGES)
         except sa.exc.IntegrityError as exc:
             raise StoreError(f"the store refused the write: {exc.orig}") from exc
         except sa.exc.OperationalError as exc:
@@ -196,6 +199,23 @@ class SqlStore:
     def keys(self) -> KeyStore:
         """The API keys kept in this store."""
         return KeyStore(self.engine)
+
+    def audit_entries(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The most recent audit log entries, newest first (never personal data)."""
+        rows = self._fetch(
+            "SELECT entry_id, at, actor, action, subject, details FROM audit_log "
+            f"ORDER BY entry_id DESC LIMIT {int(limit)}"
+        )
+        return [
+            {
+                "at": from_ms(at).isoformat(),
+                "actor": actor,
+                "action": action,
+                "subject": subject,
+                "details": json_value(details),
+            }
+            for _id, at, actor, action, subject, details in rows
+        ]
 
     def limit_cache(self, mib: int) -> None:
         """Give every new SQLite connection a page cache of ``mib`` MiB and drop the pooled

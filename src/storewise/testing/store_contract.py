@@ -259,6 +259,44 @@ class StoreContract:
             entries = conn.execute(sa.text("SELECT action, subject FROM audit_log")).all()
         assert ("erase_customer", None) in [tuple(e) for e in entries]
 
+    def test_every_write_transaction_raises_the_change_sequence(self, store: Any) -> None:
+        first = store.change_seq()
+        with store.writer() as writer:
+            writer.add_events(tiny_events())
+        second = store.change_seq()
+        assert second == first + 1
+        with pytest.raises(StoreError), store.writer() as writer:  # rolled back: no change
+            writer.add_events(tiny_events())
+            writer._conn.execute(sa.text("INSERT INTO consents (customer_id) VALUES (NULL)"))
+        assert store.change_seq() == second
+        store.erase_customer("c3")
+        assert store.change_seq() == second + 1
+
+    def test_order_lines_group_purchases_and_returns_per_order(self, store: Any) -> None:
+        assert store.order_lines()[1] is None
+        with store.writer() as writer:
+            writer.add_events(tiny_events())
+        lines, last = store.order_lines()
+        events = store.events()
+        assert last == events["ts"].max()
+        known = events.filter(
+            pl.col("event_type").is_in(["purchase", "return"]) & pl.col("customer_id").is_not_null()
+        )
+        assert lines.columns == ["customer_id", "order_id", "ts", "value"]
+        assert lines.height == known.select("customer_id", "order_id").unique().height
+        assert set(lines["customer_id"]) == set(known["customer_id"])
+
+    def test_audit_entries_read_back_newest_first(self, store: Any) -> None:
+        with store.writer() as writer:
+            writer.audit("cli", "first", None, {"rows": 1})
+        with store.writer() as writer:
+            writer.audit("api:k1", "second", None, {"rows": 2})
+        entries = store.audit_entries(limit=2)
+        assert [(e["actor"], e["action"], e["details"]) for e in entries] == [
+            ("api:k1", "second", {"rows": 2}),
+            ("cli", "first", {"rows": 1}),
+        ]
+
     def test_export_holds_everything(self, store: Any) -> None:
         with store.writer() as writer:
             writer.add_events(tiny_events())

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from storewise.app import Services
 from storewise.privacy.crypto import FieldCipher
 from storewise.store import SqlStore
 from storewise.store.tables import metadata
@@ -127,3 +128,13 @@ def trained_home(trained_home_template: Path, tmp_path: Path) -> Path:
     target = tmp_path / "home"
     shutil.copytree(trained_home_template, target)
     return target
+
+
+@pytest.fixture
+def trained_services(trained_home: Path) -> Iterator[Services]:
+    """The services over a private copy of the trained home, closed after the test."""
+    from storewise.app import build
+    from storewise.settings import Settings
+
+    with build(Settings(home=trained_home)) as services:
+        yield services

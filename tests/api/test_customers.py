@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from storewise import artifacts
+from storewise.app import build, split_key
 from storewise.recommend.training import train
 from storewise.store import open_store
 from tests.api.shop import Shop
@@ -30,6 +31,11 @@ def test_export_then_erase_everywhere(fresh_client: TestClient, fresh_shop: Shop
     train(open_store(settings), settings.bundles_dir, model="repurchase")
     export = fresh_client.get(f"/v1/customers/{customer}/export", headers=admin).json()
     assert export["events"] and export["customer"]["customer_id"] == customer
+    key_id = split_key(fresh_shop.keys["admin"])[0]  # type: ignore[index]
+    with build(settings) as services:
+        entry = services.audit.entries(1)[0]
+    assert (entry["actor"], entry["action"]) == (f"api:{key_id}", "customer_export")
+    assert entry["subject"] is None and entry["details"]["rows"] == 1 + len(export["events"])
     before = artifacts.current_version(fresh_shop.home / "models")
     erased = fresh_client.delete(f"/v1/customers/{customer}", headers=admin)
     assert erased.status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from storewise.app import Services, split_key
 from tests.api.shop import Shop
 
 
@@ -23,6 +24,11 @@ def test_audience_needs_a_known_segment(client: TestClient, shop: Shop) -> None:
     assert ok.status_code == 200
     rows = ok.json()["rows"]
     assert ok.json()["customers"] == len(rows)
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    entry = services.audit.entries(1)[0]
+    key_id = split_key(shop.keys["read"])[0]  # type: ignore[index]
+    assert (entry["actor"], entry["action"]) == (f"api:{key_id}", "campaign_audience")
+    assert entry["details"]["rows"] == len(rows)
     unknown = client.post(
         "/v1/campaigns/audience", json={"segment": "Nobodies"}, headers=shop.headers("read")
     )

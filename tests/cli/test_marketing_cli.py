@@ -198,6 +198,10 @@ def test_campaigns_build_exports_consented_customers_only(
         assert row["item_1_id"] and row["item_1_title"]
         assert row["offer"] in DEFAULT_IDS
     assert any(row["Email Address"] for row in rows)
+    with build(Settings(home=trained_home)) as services:
+        entry = services.audit.entries(1)[0]
+    assert (entry["actor"], entry["action"]) == ("cli", "campaign_audience")
+    assert entry["details"]["rows"] == len(rows) and entry["details"]["segment"] == "At risk"
     code, output = run(trained_home, "campaigns", "build", "--segment", "Sleepers")
     assert code == 3 and "valid segments are: Champions, Loyal" in flat(output)
     code, output = run(trained_home, "campaigns", "build", "--limit", "3", "--email-only")

@@ -152,6 +152,8 @@ def test_export_downloads_everything_held(admin: TestClient, shop: Shop) -> None
     assert "attachment" in response.headers["content-disposition"]
     data = json.loads(response.text)
     assert data["customer"]["customer_id"] == shop.buyer and data["events"]
+    entry = shop.services.audit.entries(1)[0]
+    assert entry["action"] == "customer_export" and entry["actor"].startswith("dashboard:")
 
 
 def test_erase_asks_for_confirmation_then_erases(admin: TestClient, shop: Shop) -> None:
@@ -222,6 +224,9 @@ def test_segments_page_and_audience_download(admin: TestClient, shop: Shop) -> N
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert response.text.splitlines()[0].startswith("Email Address,customer_id")
+    entry = shop.services.audit.entries(1)[0]
+    assert entry["action"] == "campaign_audience" and entry["actor"].startswith("dashboard:")
+    assert entry["details"]["rows"] == len(response.text.splitlines()) - 1
 
 
 def test_static_stylesheet_is_served(client: TestClient) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from storewise.errors import ConfigError, InputError
 from storewise.privacy.crypto import FieldCipher
-from storewise.schema import EVENT_COLUMNS
+from storewise.schema import CUSTOMER_COLUMNS, EVENT_COLUMNS, ITEM_COLUMNS
 from storewise.store.base import (
     CONSENT_SCHEMA,
     CUSTOMER_SCHEMA,
@@ -35,8 +35,10 @@ from storewise.store.tables import (
     items,
 )
 
-_ITEM_FIELDS = ("title", "description", "category", "brand", "price", "currency", "in_stock")
-_CUSTOMER_FIELDS = ("country", "created_at", "attributes")
+#: Catalog fields an item write may set (besides is_product and attributes), from schema.py.
+_ITEM_FIELDS = tuple(c for c in ITEM_COLUMNS if c not in ("item_id", "is_product", "attributes"))
+#: Profile fields a customer write may set (personal fields are encrypted apart).
+_CUSTOMER_FIELDS = tuple(c for c in CUSTOMER_COLUMNS if c != "customer_id")
 #: Rows a PostgreSQL import writes before it first refreshes the planner's statistics.
 ANALYZE_FROM = 100_000
 IN_CHUNK = 500

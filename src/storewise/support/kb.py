@@ -32,15 +32,14 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from storewise import persist
 from storewise.errors import InputError, NotFitted, SchemaError
 
 __all__ = [
@@ -132,7 +131,7 @@ class KnowledgeBase(BaseModel):
         target = Path(folder)
         target.mkdir(parents=True, exist_ok=True)
         path = target / KB_FILENAME
-        write_text_atomic(path, json.dumps(self.to_json(), ensure_ascii=False, indent=1))
+        persist.write_atomic(path, json.dumps(self.to_json(), ensure_ascii=False, indent=1))
         return path
 
     @classmethod
@@ -148,20 +147,6 @@ class KnowledgeBase(BaseModel):
                 "or a Markdown FAQ"
             )
         return read_kb_json(path)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, fsync and rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_kb(path: str | Path) -> KnowledgeBase:

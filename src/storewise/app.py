@@ -40,6 +40,7 @@ from storewise.marketing.service import MarketingService
 from storewise.privacy.audit import Audit
 from storewise.privacy.consent import ConsentPolicy
 from storewise.privacy.crypto import FieldCipher
+from storewise.privacy.spreadsheet import csv_writer
 from storewise.recommend.results import RankedList
 from storewise.recommend.rules import RuleSet
 from storewise.services.customers import Customers
@@ -162,6 +163,7 @@ __all__ = [
     "build",
     "check_n",
     "check_secret",
+    "csv_writer",
     "grants",
     "parse_mapping",
     "parse_scopes",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
@@ -12,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from storewise.app import RuleSet, Services, check_n
+from storewise.app import RuleSet, Services, check_n, csv_writer
 from storewise.cli.common import console, err_console, guarded, print_json, state
 from storewise.errors import InputError
 
@@ -105,7 +104,7 @@ def recommend(
         version = engine.model_version
     target = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
     try:
-        writer = csv.writer(target)
+        writer = csv_writer(target)
         writer.writerow(["customer_id", "rank", "item_id", "score", "reasons"])
         for answer in lists:
             for item in answer.items:

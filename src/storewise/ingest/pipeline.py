@@ -7,7 +7,6 @@ for every row read: stored, duplicate, or rejected with a reason and line number
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ from storewise.ingest.clean import (
 )
 from storewise.ingest.presets import Preset, get_preset, resolve_columns
 from storewise.ingest.sources import BadRow, Chunk, Source
+from storewise.privacy.spreadsheet import csv_writer
 from storewise.schema import PURPOSES
 from storewise.store.base import StoreWriter
 from storewise.store.writer import now_ms
@@ -63,7 +63,7 @@ class RejectWriter:
         if self._tmp is not None:
             self._tmp.parent.mkdir(parents=True, exist_ok=True)
             self._handle = self._tmp.open("w", newline="", encoding="utf-8")
-            self._writer = csv.writer(self._handle)
+            self._writer = csv_writer(self._handle)
             self._writer.writerow(["file", "line", "reason", "raw"])
 
     def write(self, file: str, rows: list[tuple[int, str, str]]) -> None:

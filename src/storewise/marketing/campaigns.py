@@ -26,7 +26,6 @@ An audience is built in three steps, each a small pure function so it can be tes
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ from storewise.errors import InputError
 from storewise.marketing.rfm import SEGMENT_DESCRIPTIONS, resolve_segment
 from storewise.marketing.transactions import require_columns
 from storewise.privacy.consent import ConsentPolicy
+from storewise.privacy.spreadsheet import csv_writer
 
 #: Header of the e-mail column: Mailchimp's required field name and Klaviyo's first column.
 EMAIL_HEADER = "Email Address"
@@ -166,7 +166,7 @@ def write_audience(
 ) -> int:
     """Write audience rows as e-mail-tool CSV to an open text handle; returns rows written."""
     header = csv_header(n_items)
-    writer = csv.writer(handle)
+    writer = csv_writer(handle)
     writer.writerow(header)
     written = 0
     for row in rows:

@@ -22,7 +22,6 @@ reads it.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -32,6 +31,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from storewise.errors import ArtifactError, InputError
+from storewise.privacy.spreadsheet import csv_writer
 from storewise.support.context import CustomerCard, OrderLine, OrderSummary
 from storewise.support.fill import ShopFacts, fill_placeholders
 from storewise.support.intents import (
@@ -559,7 +559,7 @@ def classify_file(messages: str | Path, out: str | Path, model: Assistant | Inte
         raise InputError(f"{source}: not UTF-8 text (byte {exc.start})") from exc
     rows = classify_messages(text.splitlines(), model)
     with Path(out).open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv_writer(handle)
         writer.writerow(["message", "intent", "confidence"])
         for row in rows:
             writer.writerow([row.message, row.intent or "", f"{row.confidence:.4f}"])

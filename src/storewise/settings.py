@@ -58,6 +58,20 @@ class Settings(BaseSettings):
     ingest_chunk_rows: int = Field(
         default=200_000, ge=1_000, description="Rows per chunk when streaming a file in."
     )
+    ingest_max_quantity: float = Field(
+        default=1_000_000.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Largest quantity (units) an event or order line may carry; rows beyond "
+        "are rejected with a reason, so a typo like 1e20 never becomes a purchase.",
+    )
+    ingest_max_price: float = Field(
+        default=10_000_000.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Largest unit price an event, order line or item may carry; rows beyond "
+        "are rejected. A line value may reach ingest_max_quantity x ingest_max_price.",
+    )
     api_insecure_local: bool = Field(
         default=False,
         description="Serve the HTTP API without API keys; only loopback clients are answered "

@@ -108,6 +108,7 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
     """
     store = store if store is not None else open_store(settings)
     policy = ConsentPolicy()
+    store.use_collection_rule(policy.collection_rule())
     audit = Audit(store)
     serving = Engine(store, settings.bundles_dir, policy)
     marketing = MarketingService(

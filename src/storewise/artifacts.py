@@ -78,10 +78,59 @@ def publish(root: Path, manifest: Mapping[str, Any], arrays: Mapping[str, np.nda
     return version
 
 
+def rewrite(
+    root: Path, version: str, manifest: Mapping[str, Any], arrays: Mapping[str, Any]
+) -> None:
+    """Replace a published bundle's content in place (same version, same creation time), e.g.
+    to erase a customer from an older version: the new content is written and verified in a
+    staging folder first, then swapped in, so the version is either old or new, whole."""
+    final = root / version
+    old = persist.read_json(final / MANIFEST)
+    staging = root / f".{version}.rewrite.partial"
+    retired = root / f".{version}.retired"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        body = {
+            **manifest,
+            "format": FORMAT,
+            "version": version,
+            "storewise_version": __version__,
+            "created_at": old.get("created_at"),
+        }
+        persist.save(staging / MANIFEST, body, arrays, arrays_path=staging / ARRAYS)
+        os.replace(final, retired)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if retired.exists() and not final.exists():
+            os.replace(retired, final)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def staging_folders(root: Path) -> list[Path]:
+    """Folders a publish or rewrite left behind (an interrupted run); only safe to delete
+    while holding the publish lock."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and p.name.startswith(".") and p.name.endswith((".partial", ".retired"))
+    )
+
+
+def version_names(root: Path) -> list[str]:
+    """Every published version folder, oldest first."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def _prune(root: Path, *, keep: int, current: str) -> None:
     """Remove old bundles beyond the newest ``keep`` (never the current one)."""
-    versions = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for name in versions[:-keep]:
+    for name in version_names(root)[:-keep]:
         if name != current:
             shutil.rmtree(root / name, ignore_errors=True)
 

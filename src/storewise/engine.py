@@ -28,7 +28,7 @@ import polars as pl
 from storewise import artifacts
 from storewise.errors import ArtifactError, InputError, NotFitted, NotFound, StorewiseError
 from storewise.privacy.consent import ConsentPolicy
-from storewise.privacy.erasure import forget_in_bundle
+from storewise.privacy.erasure import forget_in_bundles
 from storewise.recommend import bundle
 from storewise.recommend.base import HISTORY_SCHEMA, History, top_n
 from storewise.recommend.basket import basket_scores
@@ -677,13 +677,15 @@ class Engine:
 
     # -- erasure hook ----------------------------------------------------------------------------
     def forget(self, customer_id: str) -> dict[str, int]:
-        """Remove a customer's rows from the published bundle and drop remembered answers, so
-        the next request serves the republished bundle (an erasure hook)."""
-        rows = forget_in_bundle(self.models_dir, customer_id)
+        """Remove a customer from every kept bundle (and stale staging folders) and drop the
+        remembered answers, so the next request serves the republished bundle (an erasure
+        hook); returns what was removed where."""
+        receipt = forget_in_bundles(self.models_dir, customer_id)
         with self._answers_lock:
+            receipt["cached_answers"] = len(self._answers)
             self._answers.clear()
         self._checked_at = 0.0
-        return {"model_rows": rows}
+        return receipt
 
     def model_info(self) -> dict[str, Any]:
         """The served bundle: version, data snapshot, chosen models, validation figures."""

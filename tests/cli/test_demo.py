@@ -22,3 +22,5 @@ def test_demo_generates_ingests_trains_and_recommends(tmp_path: Path) -> None:
     assert (home / "support" / "kb.json").exists()
     # personal fields were stored encrypted with the demo's own key
     assert "encryption_key_file" in (home / "storewise.toml").read_text()
+    # the synthetic CSVs (e-mails, names) lived only for the import: no copy under the home
+    assert not list(home.rglob("*.csv"))

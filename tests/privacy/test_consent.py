@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
+from storewise.app import Settings, build
 from storewise.errors import InputError
 from storewise.privacy.consent import OPT_OUT, ConsentPolicy
 from storewise.schema import CONSENT_SCHEMA, PURPOSES
@@ -62,3 +65,26 @@ def test_filter_keeps_guests_only_for_opt_out_purposes() -> None:
 def test_unknown_purpose_is_an_input_error() -> None:
     with pytest.raises(InputError, match="unknown consent purpose 'profiling'"):
         ConsentPolicy().allows({}, "profiling")
+
+
+def test_collection_rule_strips_identity_from_tracking_without_analytics_consent(
+    tmp_path: Path,
+) -> None:
+    with build(Settings(home=tmp_path)) as services:
+        services.customers.set_consents("quiet", {"analytics": False})
+        events = [
+            {"customer_id": "quiet", "anonymous_id": "dev-1", "item_id": "I1",
+             "event_type": "view", "timestamp": "2024-05-01T10:00:00Z"},
+            {"customer_id": "quiet", "item_id": "I1", "event_type": "purchase",
+             "timestamp": "2024-05-01T10:05:00Z", "price": 4.0, "order_id": "O1"},
+            {"customer_id": "open", "item_id": "I1", "event_type": "view",
+             "timestamp": "2024-05-01T10:06:00Z"},
+        ]  # fmt: skip
+        report = services.ingest.records("events", events)
+        assert report.stored == 3 and report.rejected == []
+        assert report.repaired["stored without identity: no analytics consent"] == 1
+        quiet = services.customers.history("quiet")
+        assert quiet["event_type"].to_list() == ["purchase"]  # the order keeps its owner
+        assert services.store.session_history("dev-1").height == 0  # no device id kept
+        assert services.customers.history("open").height == 1
+        assert services.insights.stats()["events"]["view"] == 2  # the shop's counts stay right

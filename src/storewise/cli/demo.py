@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -65,15 +66,17 @@ def demo(
         ensure_demo_key(home)
         root._settings = None  # re-read settings with the demo key
     console.rule("[bold]1. a synthetic shop")
-    files = Ingest.synthesize(
-        SynthConfig(customers=customers, items=items, days=365, seed=seed), home / "demo"
-    )
-    with root.services() as services:
-        console.rule("[bold]2. ingest")
-        for kind, key in (("items", "items"), ("customers", "customers"), ("events", "events")):
-            report = services.ingest.files(kind, [files[key]])
-            show_report(report)
-        console.rule("[bold]3. what storewise sees")
+    # The CSV files (with e-mails and names) live only as long as the import: the store keeps
+    # personal fields encrypted, and an erasure must not miss a copy left under the home.
+    with tempfile.TemporaryDirectory(prefix="storewise-demo-") as folder:
+        files = Ingest.synthesize(
+            SynthConfig(customers=customers, items=items, days=365, seed=seed), Path(folder)
+        )
+        with root.services() as services:
+            console.rule("[bold]2. ingest")
+            for kind in ("items", "customers", "events"):
+                show_report(services.ingest.files(kind, [files[kind]]))
+            console.rule("[bold]3. what storewise sees")
     from storewise.cli.stats import stats
 
     ctx.invoke(stats, ctx=ctx, as_json=False)

@@ -409,6 +409,8 @@ def _ingest_file(
             report.stored += result.stored
             report.duplicates += result.duplicates
             report.identities_linked += result.linked
+            report.rejected.update(result.refused)  # an erased customer's rows
+            report.repaired.update(result.anonymised)  # the collection rule's rows
             _aggregate(agg, events)
         elif kind == "items":
             raw = _select_canonical(chunk, columns, list(preset.columns))

@@ -120,6 +120,12 @@ class CheckedRecords:
                 result.duplicates,
                 result.linked,
             )
+            report.repaired.update(result.anonymised)
+            if result.refused:
+                report.rejected = sorted(
+                    [*report.rejected, *self._refused(result.refused_ids, result.refused)],
+                    key=lambda r: r["index"],
+                )
         elif self.kind == "items":
             report.stored = writer.upsert_items(self.rows)
         else:
@@ -127,6 +133,19 @@ class CheckedRecords:
             if self.consents is not None:
                 writer.set_consents(self.consents)
         return report
+
+    def _refused(self, ids: frozenset[str], reasons: Mapping[str, int]) -> list[dict[str, Any]]:
+        """Positions (in the request) of rows the store refused for their customer: the rows
+        kept after validation are the request's rows less the rejected ones, in order."""
+        (reason,) = reasons  # one reason today: the customer was erased
+        taken = {r["index"] for r in self.rejected}
+        kept = [i for i in range(self.received) if i not in taken]
+        customers = self.rows.get_column("customer_id").to_list()
+        return [
+            {"index": position, "reason": reason}
+            for position, customer in zip(kept, customers, strict=False)
+            if customer in ids
+        ]
 
 
 def check_records(

@@ -14,6 +14,15 @@ collection (ingest), training (the dataset snapshot), serving (personal answers)
 
 The latest recorded decision per customer and purpose always wins over the default.
 
+**At collection** (:meth:`ConsentPolicy.collection_rule`, applied by the store to every event
+written): behavioural events (views, carts, searches, ratings) of a customer whom the rule
+does not allow ``analytics`` are stored *without identity* (customer and session ids removed,
+the anonymous id replaced by a one-off ``~<event id>``, so no row links to the person, their
+device or another row), so shop-wide counts stay right and nothing about the person is kept; their
+purchases and returns are kept with identity (orders are records of a contract, not
+tracking), and every analysis still leaves them out. Each such row is counted in the ingest
+report. Events of an erased customer are refused (the store's suppression list).
+
 >>> import polars as pl
 >>> policy = ConsentPolicy()
 >>> policy.allows({}, "personalization"), policy.allows({}, "marketing")
@@ -36,9 +45,14 @@ import polars as pl
 
 from storewise.errors import InputError
 from storewise.schema import PURPOSES
+from storewise.store.base import CollectionRule
 
 #: Purposes a customer is included in until they withdraw (the others need a recorded grant).
 OPT_OUT: frozenset[str] = frozenset({"personalization", "analytics"})
+#: Event types that are tracking (need analytics consent to keep their identity).
+BEHAVIOURAL: frozenset[str] = frozenset(
+    {"view", "add_to_cart", "remove_from_cart", "search", "rating"}
+)
 
 
 def _defaults() -> Mapping[str, bool]:
@@ -50,6 +64,10 @@ class ConsentPolicy:
     """Answers "may this customer's data be used for this purpose?" by the module's rule."""
 
     defaults: Mapping[str, bool] = field(default_factory=_defaults)
+
+    def collection_rule(self) -> CollectionRule:
+        """What the store applies to arriving events (see the module notes)."""
+        return CollectionRule("analytics", self.default("analytics"), BEHAVIOURAL)
 
     def default(self, purpose: str) -> bool:
         """What a customer without a record for ``purpose`` gets."""
@@ -111,4 +129,4 @@ class ConsentPolicy:
         return frame.filter(pl.col(column).is_in(list(granted)))
 
 
-__all__ = ["OPT_OUT", "ConsentPolicy"]
+__all__ = ["BEHAVIOURAL", "OPT_OUT", "ConsentPolicy"]

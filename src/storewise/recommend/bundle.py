@@ -18,6 +18,7 @@ from storewise import artifacts
 from storewise.errors import ArtifactError
 from storewise.recommend import MODELS
 from storewise.recommend.base import Recommender, sparse_arrays, sparse_from
+from storewise.store.locks import WriteLock
 
 SLOTS = ("discovery", "repurchase", "popular", "similar")
 
@@ -45,6 +46,17 @@ class ServedModels:
         return len(self.item_ids)
 
 
+#: Seconds a publish, rewrite or erasure waits for another one to finish.
+LOCK_TIMEOUT_S = 600.0
+
+
+def lock(root: Path) -> WriteLock:
+    """The cross-process lock around publishing, rewriting and erasing bundles in ``root``
+    (re-entrant per thread): a training run, an erasure and another erasure never interleave."""
+    root.mkdir(parents=True, exist_ok=True)
+    return WriteLock(root / ".publish.lock", LOCK_TIMEOUT_S)
+
+
 def save(
     root: Path,
     models: dict[str, Recommender],
@@ -56,6 +68,24 @@ def save(
     manifest: dict[str, Any],
 ) -> str:
     """Publish fitted models as a new current bundle; returns its version."""
+    body, arrays = contents(
+        models, slots, item_ids=item_ids, customer_ids=customer_ids, cobuy=cobuy,
+        manifest=manifest,
+    )  # fmt: skip
+    with lock(root).hold():
+        return artifacts.publish(root, body, arrays)
+
+
+def contents(
+    models: dict[str, Recommender],
+    slots: dict[str, str],
+    *,
+    item_ids: np.ndarray,
+    customer_ids: np.ndarray,
+    cobuy: sp.csr_matrix,
+    manifest: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(manifest body, arrays) of a bundle of fitted models, as :mod:`artifacts` stores them."""
     missing = [s for s in SLOTS if s not in slots]
     if missing:
         raise ValueError(f"slots without a model: {missing}")
@@ -70,7 +100,7 @@ def save(
         described[name] = {"class": model.name, "config": config, "meta": meta}
         arrays.update({f"models/{name}/{key}": value for key, value in model_arrays.items()})
     body = {**manifest, "kind": "storewise-models", "models": described, "slots": slots}
-    return artifacts.publish(root, body, arrays)
+    return body, arrays
 
 
 def load(root: Path, version: str | None = None) -> ServedModels:

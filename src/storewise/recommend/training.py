@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from storewise import artifacts
 from storewise.data.dataset import Dataset
 from storewise.errors import InputError
 from storewise.evaluate.tuning import TuneResult, tune
 from storewise.privacy.consent import ConsentPolicy
+from storewise.privacy.erasure import drop_erased
 from storewise.recommend import MODELS, bundle
 from storewise.recommend.base import Recommender
 from storewise.recommend.basket import cobuy_counts
@@ -114,6 +117,7 @@ def train(
     if model is not None and model not in MODELS:
         raise InputError(f"unknown model {model!r}; choose one of {', '.join(sorted(MODELS))}")
     say("reading the store")
+    snapshot_ms = int(time.time() * 1000)
     dataset = Dataset.from_store(store, as_of_ms=as_of_ms, policy=policy)
     dataset.require_events()
     result = TuneResult()
@@ -168,15 +172,23 @@ def train(
         },
         "train_seconds": round(seconds, 2),
     }
-    version = bundle.save(
-        models_dir,
-        fitter.models(),
-        slots,
-        item_ids=dataset.item_ids,
-        customer_ids=dataset.customer_ids,
-        cobuy=cobuy,
-        manifest=manifest,
-    )
+    models = fitter.models()
+    customer_ids = np.array(dataset.customer_ids, copy=True)
+    with bundle.lock(models_dir).hold():
+        # Customers erased while this run trained are dropped before anything is published.
+        late = drop_erased(models, customer_ids, store.erased_since(snapshot_ms), store.id_hash)
+        if late:
+            say(f"dropped {late} customer(s) erased since the snapshot was read")
+            manifest["erasures_since_training"] = late
+        version = bundle.save(
+            models_dir,
+            models,
+            slots,
+            item_ids=dataset.item_ids,
+            customer_ids=customer_ids,
+            cobuy=cobuy,
+            manifest=manifest,
+        )
     say(f"published model bundle {version}")
     return TrainReport(
         version=version,

@@ -30,11 +30,32 @@ HistoryRow = tuple[str, str, float, float | None, str | None, int]
 @dataclass(frozen=True)
 class EventWrite:
     """What happened to a batch of events: newly stored, or already there (same event_id),
-    and how many anonymous ids were newly linked to a customer by login events."""
+    how many anonymous ids were newly linked to a customer by login events, how many were
+    refused (an erased customer's, by reason) and how many stored without identity (the
+    collection rule), by reason."""
 
     stored: int
     duplicates: int
     linked: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    anonymised: dict[str, int] = field(default_factory=dict)
+    refused_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class CollectionRule:
+    """What the store does with events as they arrive (set by the consent policy): rows of
+    ``event_types`` whose customer's decision for ``purpose`` (``default`` without a record) is
+    a refusal are stored without identity (customer and session ids removed, the anonymous id
+    a one-off marker)."""
+
+    purpose: str
+    default: bool
+    event_types: frozenset[str]
+
+
+#: Why a row was refused: its customer was erased (the suppression list holds their id's hash).
+REFUSED_ERASED = "customer was erased (suppression list)"
 
 
 @dataclass(frozen=True)
@@ -200,6 +221,18 @@ class Store(Protocol):
 
     def audit_entries(self, limit: int = 50) -> list[dict[str, Any]]:
         """The most recent audit log entries, newest first."""
+        ...
+
+    def use_collection_rule(self, rule: CollectionRule | None) -> None:
+        """Apply ``rule`` to every event written from now on (None: store events as given)."""
+        ...
+
+    def id_hash(self, customer_id: str) -> str:
+        """The keyed hash the suppression list keeps for a customer id (never the id)."""
+        ...
+
+    def erased_since(self, since_ms: int) -> set[str]:
+        """Hashes of the customers erased at or after ``since_ms`` (see :meth:`id_hash`)."""
         ...
 
     def limit_cache(self, mib: int) -> None:

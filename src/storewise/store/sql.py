@@ -11,6 +11,9 @@ SQLAlchemy Core but the writers' bulk inserts.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storewise.errors import ConfigError, NotFound, StoreError
 from storewise.privacy.crypto import FieldCipher
@@ -28,6 +32,7 @@ from storewise.store.base import (
     CUSTOMER_SCHEMA,
     EVENT_SCHEMA,
     ITEM_SCHEMA,
+    CollectionRule,
     Erasure,
     HistoryRow,
 )
@@ -38,8 +43,17 @@ from storewise.store.tables import (
     customers,
     events,
     identities,
+    suppressions,
 )
-from storewise.store.writer import IN_CHUNK, SqlWriter, frame_of, json_text, json_value
+from storewise.store.writer import (
+    IN_CHUNK,
+    Admission,
+    SqlWriter,
+    frame_of,
+    json_text,
+    json_value,
+    now_ms,
+)
 
 #: How long SQLite waits for its write lock, and a writer for the cross-process write lock.
 BUSY_TIMEOUT_S = 30
@@ -66,6 +80,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten, not left in free pages
     cursor.execute("PRAGMA cache_size=-131072")  # 128 MiB: bulk imports touch four B-trees
     cursor.close()
 
@@ -107,6 +122,8 @@ class SqlStore:
         self.cipher = cipher
         self.dialect = engine.dialect.name
         self._ph = "?" if self.dialect == "sqlite" else "%s"
+        self._collection: CollectionRule | None = None
+        self._hash_secret: bytes | None = None
         database = engine.url.database if self.dialect == "sqlite" else None
         self._write_lock = (
             WriteLock(Path(f"{Path(database).resolve()}.lock"), BUSY_TIMEOUT_S)
@@ -137,6 +154,7 @@ class SqlStore:
         On an SQLite file the transaction runs under the cross-process write lock
         (:mod:`storewise.store.locks`), so writers queue instead of sleep-polling.
         """
+        self._secret()  # made outside any write transaction (it writes once, on first use)
         lock = self._write_lock.hold() if self._write_lock else nullcontext()
         with lock, self._transaction() as writer:
             yield writer
@@ -145,14 +163,63 @@ class SqlStore:
     def _transaction(self) -> Iterator[SqlWriter]:
         try:
             with self.engine.begin() as conn:
-                yield SqlWriter(conn, self.cipher)
+                yield SqlWriter(conn, self.cipher, self._admission())
                 conn.execute(_BUMP_CHANGES)
         except sa.exc.IntegrityError as exc:
             raise StoreError(f"the store refused the write: {exc.orig}") from exc
         except sa.exc.OperationalError as exc:
             raise StoreError(f"the store failed: {exc.orig}") from exc
 
+    # -- suppression list and collection rule --------------------------------------------
+    def _admission(self) -> Admission:
+        return Admission(self.id_hash, self._collection)
+
+    def use_collection_rule(self, rule: CollectionRule | None) -> None:
+        """Apply ``rule`` to every event written from now on (None: store events as given)."""
+        self._collection = rule
+
+    def _secret(self) -> bytes:
+        """The store's own secret for hashing ids (made once, kept in ``store_meta``)."""
+        if self._hash_secret is None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO store_meta (key, value) VALUES ('id_hash_secret', :v) "
+                        "ON CONFLICT (key) DO NOTHING"
+                    ),
+                    {"v": secrets.token_hex(32)},
+                )
+                value = conn.execute(
+                    sa.text("SELECT value FROM store_meta WHERE key = 'id_hash_secret'")
+                ).scalar_one()
+            self._hash_secret = bytes.fromhex(str(value))
+        return self._hash_secret
+
+    def id_hash(self, customer_id: str) -> str:
+        """The keyed hash (HMAC-SHA256 with the store's secret) of a customer id."""
+        return hmac.new(self._secret(), customer_id.encode(), hashlib.sha256).hexdigest()
+
+    def erased_since(self, since_ms: int) -> set[str]:
+        """Hashes of the customers erased at or after ``since_ms``."""
+        rows = self._fetch(
+            "SELECT id_hash FROM suppressions WHERE erased_at >= ?", (int(since_ms),)
+        )
+        return {str(r[0]) for r in rows}
+
     # -- reads -----------------------------------------------------------------------------
+    def _insert_ignore(self, table: sa.Table) -> Any:
+        """An INSERT that skips rows whose key is already there (both dialects)."""
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        return dialect.insert(table).on_conflict_do_nothing()
+
+    def _compact(self) -> None:
+        """After an erasure: fold SQLite's write-ahead log into the database file and empty
+        it, so old page images holding the erased rows do not linger on disk (deleted rows are
+        already overwritten: ``secure_delete``)."""
+        if self.dialect == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def change_seq(self) -> int:
         """The store's change sequence: raised by every committed write transaction, so a
         cache keyed on it is stale exactly when something was written since."""
@@ -563,5 +630,11 @@ class SqlStore:
             removed["profile"] = int(res.rowcount)
             if sum(removed.values()) == 0:
                 raise NotFound(f"no data is held about customer {customer_id!r}")
+            conn.execute(
+                self._insert_ignore(suppressions),
+                {"id_hash": self.id_hash(customer_id), "erased_at": now_ms()},
+            )
+            removed["suppression_list"] = 1
             writer.audit(actor, "erase_customer", None, {"removed": removed})
+        self._compact()
         return Erasure(customer_id=customer_id, removed=removed)

@@ -146,3 +146,22 @@ changes = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
 )
+
+#: Small facts about the store itself: the personal-field key's fingerprint, the secret the
+#: suppression list hashes ids with.
+store_meta = sa.Table(
+    "store_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+#: Erased customers, as keyed hashes of their ids (never the id itself): events replayed for
+#: one of them are refused, and a training run whose snapshot predates the erasure drops them.
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("erased_at", sa.BigInteger, nullable=False),
+    sa.Index(None, "erased_at"),
+)

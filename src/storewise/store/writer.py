@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -24,6 +25,8 @@ from storewise.store.base import (
     CUSTOMER_SCHEMA,
     EVENT_SCHEMA,
     ITEM_SCHEMA,
+    REFUSED_ERASED,
+    CollectionRule,
     EventWrite,
 )
 from storewise.store.tables import (
@@ -33,8 +36,11 @@ from storewise.store.tables import (
     identities,
     ingest_reports,
     items,
+    suppressions,
 )
 
+#: Anonymous id prefix of events stored without identity (never a real visitor's id).
+ANONYMISED_PREFIX = "~"
 #: Catalog fields an item write may set (besides is_product and attributes), from schema.py.
 _ITEM_FIELDS = tuple(c for c in ITEM_COLUMNS if c not in ("item_id", "is_product", "attributes"))
 #: Profile fields a customer write may set (personal fields are encrypted apart).
@@ -75,12 +81,24 @@ def json_value(value: Any) -> Any:
         raise InputError(f"attributes must be a JSON object, got {value[:80]!r}") from exc
 
 
+@dataclass(frozen=True)
+class Admission:
+    """What decides, row by row, whether an arriving event is stored as given: the store's id
+    hash (for the suppression list of erased customers) and the collection rule, if any."""
+
+    id_hash: Callable[[str], str]
+    collection: CollectionRule | None = None
+
+
 class SqlWriter:
     """Writes of one import or request, all inside one database transaction."""
 
-    def __init__(self, conn: sa.Connection, cipher: FieldCipher | None) -> None:
+    def __init__(
+        self, conn: sa.Connection, cipher: FieldCipher | None, admission: Admission | None = None
+    ) -> None:
         self._conn = conn
         self._cipher = cipher
+        self._admission = admission
         self._dialect = conn.dialect.name
         self._pg_temp_ready = False
         self._events_written = 0
@@ -170,6 +188,76 @@ class SqlWriter:
         finally:
             cursor.close()
 
+    # -- admission: erased customers refused, the collection rule applied ---------------------
+    def _suppressed(self, customer_ids: Sequence[str]) -> set[str]:
+        """The given customers on the suppression list (erased earlier)."""
+        if self._admission is None or not customer_ids:
+            return set()
+        hashes = {self._admission.id_hash(c): c for c in customer_ids}
+        found: set[str] = set()
+        keys = list(hashes)
+        for start in range(0, len(keys), IN_CHUNK):
+            part = keys[start : start + IN_CHUNK]
+            rows = self._conn.execute(
+                sa.select(suppressions.c.id_hash).where(suppressions.c.id_hash.in_(part))
+            )
+            found.update(hashes[h] for (h,) in rows)
+        return found
+
+    def _refusing_collection(self, customer_ids: Sequence[str]) -> set[str]:
+        """The given customers whose events the collection rule stores without identity."""
+        rule = self._admission.collection if self._admission is not None else None
+        if rule is None or not customer_ids:
+            return set()
+        decided: dict[str, bool] = {}
+        ids = list(customer_ids)
+        for start in range(0, len(ids), IN_CHUNK):
+            part = ids[start : start + IN_CHUNK]
+            rows = self._conn.execute(
+                sa.select(consents.c.customer_id, consents.c.granted).where(
+                    consents.c.purpose == rule.purpose, consents.c.customer_id.in_(part)
+                )
+            )
+            decided.update({c: bool(g) for c, g in rows})
+        return {c for c in ids if not decided.get(c, rule.default)}
+
+    def _admit(
+        self, frame: pl.DataFrame
+    ) -> tuple[pl.DataFrame, dict[str, int], dict[str, int], frozenset[str]]:
+        """(rows to store, refused by reason, stored without identity by reason, refused
+        customers)."""
+        if self._admission is None:
+            return frame, {}, {}, frozenset()
+        ids = [c for c in frame["customer_id"].unique().to_list() if c is not None]
+        refused: dict[str, int] = {}
+        anonymised: dict[str, int] = {}
+        erased = self._suppressed(ids)
+        if erased:
+            gone = pl.col("customer_id").is_in(sorted(erased))
+            refused[REFUSED_ERASED] = frame.filter(gone).height
+            frame = frame.filter(~gone.fill_null(False))
+            ids = [c for c in ids if c not in erased]
+        rule = self._admission.collection
+        quiet = self._refusing_collection(ids)
+        if quiet and rule is not None:
+            hit = pl.col("customer_id").is_in(sorted(quiet)) & pl.col("event_type").is_in(
+                sorted(rule.event_types)
+            )
+            count = frame.filter(hit).height
+            if count:
+                anonymised[f"stored without identity: no {rule.purpose} consent"] = count
+                # Each such row becomes its own one-off visitor ("~" + its event id): no link
+                # to the person, to their device or between their rows.
+                frame = frame.with_columns(
+                    pl.when(hit).then(None).otherwise(pl.col("customer_id")).alias("customer_id"),
+                    pl.when(hit)
+                    .then(pl.lit(ANONYMISED_PREFIX) + pl.col("event_id"))
+                    .otherwise(pl.col("anonymous_id"))
+                    .alias("anonymous_id"),
+                    pl.when(hit).then(None).otherwise(pl.col("session_id")).alias("session_id"),
+                )
+        return frame, refused, anonymised, frozenset(erased)
+
     # -- protocol ----------------------------------------------------------------------------
     def add_events(self, events: pl.DataFrame) -> EventWrite:
         """Insert events, ignoring event_ids already stored; stitch identities they carry."""
@@ -185,6 +273,17 @@ class SqlWriter:
                 ]
             )
         )
+        frame, refused, anonymised, refused_ids = self._admit(frame)
+        if refused or anonymised:
+            written = self._add_frame(frame) if frame.height else EventWrite(0, 0)
+            return EventWrite(
+                written.stored, written.duplicates, written.linked, refused, anonymised,
+                refused_ids,
+            )  # fmt: skip
+        return self._add_frame(frame)
+
+    def _add_frame(self, frame: pl.DataFrame) -> EventWrite:
+        """Store admitted events in the canonical frame shape (small batches row by row)."""
         if frame.height <= _SMALL_BATCH:
             return self._add_event_rows(frame.rows())
         for required in ("event_id", "event_type", "ts"):

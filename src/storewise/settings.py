@@ -72,6 +72,17 @@ class Settings(BaseSettings):
         description="Largest unit price an event, order line or item may carry; rows beyond "
         "are rejected. A line value may reach ingest_max_quantity x ingest_max_price.",
     )
+    retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description="Days each event type is kept, e.g. {view = 180, search = 90}; older events "
+        "are deleted (their daily counts per item kept) by `storewise privacy retain` and by "
+        "the server on a schedule. Types not named are kept for good.",
+    )
+    retention_every_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How often a running server applies `retention_days`.",
+    )
     api_insecure_local: bool = Field(
         default=False,
         description="Serve the HTTP API without API keys; only loopback clients are answered "

@@ -59,11 +59,13 @@ def cipher() -> FieldCipher:
 
 
 def _empty_pg(url: str, cipher: FieldCipher | None) -> SqlStore:
-    store = SqlStore.open(url, cipher=cipher)
+    """The shared test schema emptied, then opened with ``cipher`` (which binds its key)."""
+    plain = SqlStore.open(url)
     names = ", ".join(t.name for t in reversed(metadata.sorted_tables))
-    with store.engine.begin() as conn:
+    with plain.engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    return store
+    plain.close()
+    return SqlStore.open(url, cipher=cipher)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

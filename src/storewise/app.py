@@ -9,6 +9,7 @@ What is wired, and who may see what (``ARCHITECTURE.md`` draws it)::
       -> ingest     files, API records, synthetic shops, datasets
       -> training   snapshot -> tune -> fit -> publish; offline evaluation
       -> insights   dashboard aggregates, training history
+      -> privacy    key rotation, retention, pseudonyms, the audit log
       -> marketing  ports: MarketingFacts (the store), Recommendations (serving), AuditTrail
       -> support    ports: SupportFacts (the store), SupportRecommendations (serving),
                     CustomerValue (marketing)
@@ -46,6 +47,7 @@ from storewise.recommend.rules import RuleSet
 from storewise.services.customers import Customers
 from storewise.services.ingest import Ingest
 from storewise.services.insights import Insights, ItemAudience, MonthFigures
+from storewise.services.privacy import Privacy
 from storewise.services.training import Training, TrainReport
 from storewise.settings import Settings
 from storewise.store import open_store
@@ -78,6 +80,7 @@ class Services:
     marketing: MarketingService
     support: SupportService
     keys: KeyStore
+    privacy: Privacy
 
     @property
     def store_url(self) -> str:
@@ -138,6 +141,7 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
         marketing=marketing,
         support=support,
         keys=store.keys(),
+        privacy=Privacy(store, settings=settings, audit=audit),
     )
 
 

@@ -68,14 +68,17 @@ def _keep_fresh(
 ) -> None:
     """Touch the served bundle, the catalog and the marketing analysis often, so checking for
     a newly published bundle, loading it, refreshing the catalog and recomputing segments and
-    CLV happen here rather than inside a request; after a bundle is loaded, answer known
-    customers ahead of their requests."""
+    CLV happen here rather than inside a request; apply the retention policy on its
+    schedule; after a bundle is loaded, answer known customers ahead of their requests."""
     warmed: str | None = None
     engine = services.serving
     while not stop.wait(WARM_EVERY_SECONDS):
         try:
             _warm(engine, guard)
             _refresh_marketing(services)
+            if services.privacy.retention_due():
+                removed = services.privacy.retain()
+                log.info("retention removed %s", removed)
             version = guard.version()
             if warm_answers and version and version != warmed:
                 warmed = version

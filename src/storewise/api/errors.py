@@ -95,7 +95,8 @@ def storewise_error(exc: StorewiseError) -> Response:
     if isinstance(exc, ConfigError):
         log.error("configuration problem: %s", exc.message)
         return error_json(500, exc.code, "the server is not configured for this request")
-    log.error("storewise error %s: %s", type(exc).__name__, exc.message)
+    # The message may name a customer: the log keeps only what kind of error it was.
+    log.error("storewise error %s (%s)", type(exc).__name__, exc.code)
     return error_json(500, "internal_error", "internal server error")
 
 

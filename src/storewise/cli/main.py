@@ -16,6 +16,7 @@ from storewise.cli import (
     ingest,
     keys,
     marketing,
+    privacy,
     recommend,
     serve,
     stats,
@@ -45,6 +46,7 @@ app.add_typer(marketing.campaigns_app, name="campaigns")
 app.command("serve")(serve.serve)
 app.command("stats")(stats.stats)
 app.add_typer(keys.app, name="keys")
+app.add_typer(privacy.app, name="privacy")
 
 
 def _version(value: bool) -> None:

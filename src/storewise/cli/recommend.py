@@ -91,6 +91,12 @@ def recommend(
     out: Annotated[
         Path | None, typer.Option("--out", help="CSV file to write (default: standard output).")
     ] = None,
+    pseudonymise: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymise", help="Customer ids as keyed-HMAC pseudonyms (for analysis)."
+        ),
+    ] = False,
 ) -> None:
     """Batch recommendations as CSV: customer_id,rank,item_id,score,reasons."""
     check_n(n)
@@ -102,6 +108,12 @@ def recommend(
         started = time.perf_counter()
         lists = engine.recommend_many(ids, n, rules=rules)
         version = engine.model_version
+        names = {
+            str(a.customer_id): (
+                services.privacy.pseudonym(str(a.customer_id)) if pseudonymise else a.customer_id
+            )
+            for a in lists
+        }
     target = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
     try:
         writer = csv_writer(target)
@@ -110,7 +122,7 @@ def recommend(
             for item in answer.items:
                 writer.writerow(
                     [
-                        answer.customer_id,
+                        names[str(answer.customer_id)],
                         item.rank,
                         item.item_id,
                         f"{item.score:.6f}",

@@ -9,6 +9,8 @@ A copied database file leaks no contact data without the key, which lives only i
 
 from __future__ import annotations
 
+import hashlib
+
 from cryptography.fernet import Fernet, InvalidToken
 
 from storewise.errors import ConfigError
@@ -20,11 +22,18 @@ class FieldCipher:
     def __init__(self, key: bytes | str) -> None:
         try:
             self._fernet = Fernet(key)
+            self._key = key.encode() if isinstance(key, str) else bytes(key)
         except (ValueError, TypeError) as exc:
             raise ConfigError(
                 "the encryption key is not a valid Fernet key (32 url-safe base64 bytes); "
                 "create one with `storewise keys encryption-key`"
             ) from exc
+
+    @property
+    def fingerprint(self) -> str:
+        """A short, one-way fingerprint of the key: kept with the data so a store refuses a
+        different key before it writes anything with it (it reveals nothing of the key)."""
+        return hashlib.sha256(b"storewise field key\0" + self._key).hexdigest()[:16]
 
     @staticmethod
     def generate_key() -> str:

@@ -8,7 +8,7 @@ serving hot path (``serving_facts``, ``history_rows``) as well as the bulk reads
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import polars as pl
 
 # The frame schemas live in storewise.schema; re-exported here, where the stores' users look.
+from storewise.privacy.crypto import FieldCipher
 from storewise.schema import CONSENT_SCHEMA as CONSENT_SCHEMA
 from storewise.schema import CUSTOMER_SCHEMA as CUSTOMER_SCHEMA
 from storewise.schema import EVENT_SCHEMA as EVENT_SCHEMA
@@ -221,6 +222,19 @@ class Store(Protocol):
 
     def audit_entries(self, limit: int = 50) -> list[dict[str, Any]]:
         """The most recent audit log entries, newest first."""
+        ...
+
+    def retain(self, cutoffs: Mapping[str, int]) -> dict[str, int]:
+        """Delete events of each type older than its cutoff (ms), keeping daily aggregates;
+        returns the events removed per type."""
+        ...
+
+    def retained_aggregates(self) -> pl.DataFrame:
+        """The daily aggregates retention kept."""
+        ...
+
+    def rotate_key(self, new: FieldCipher) -> int:
+        """Re-encrypt every personal field with ``new``; returns the profiles re-encrypted."""
         ...
 
     def use_collection_rule(self, rule: CollectionRule | None) -> None:

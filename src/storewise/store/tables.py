@@ -165,3 +165,16 @@ suppressions = sa.Table(
     sa.Column("erased_at", sa.BigInteger, nullable=False),
     sa.Index(None, "erased_at"),
 )
+
+#: What retention keeps of deleted events: per day, item (``""`` for none) and event type, how
+#: many events, units and how much value, so shop-wide figures outlive the rows.
+event_aggregates = sa.Table(
+    "event_aggregates",
+    metadata,
+    sa.Column("day", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("item_id", ID, primary_key=True),
+    sa.Column("event_type", sa.String(20), primary_key=True),
+    sa.Column("events", sa.BigInteger, nullable=False),
+    sa.Column("quantity", sa.Float, nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+)

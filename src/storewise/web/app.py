@@ -261,7 +261,8 @@ class Dashboard:
         except StorewiseError as exc:
             response = self.error(request, exc, session)
         except Exception:
-            log.exception("dashboard page %s failed", request.url.path)
+            route = request.scope.get("route")  # the template, never a customer's id
+            log.exception("dashboard page %s failed", getattr(route, "path", "?"))
             response = self.render(
                 request,
                 "message.html",

@@ -115,6 +115,18 @@ class Settings(BaseSettings):
         description="Answer GET /metrics without a key to clients on 127.0.0.1/::1; "
         "others need an admin key.",
     )
+    basket_min_customers: int = Field(
+        default=5,
+        ge=2,
+        description="'Bought together' shows a pair of items only when at least this many "
+        "distinct customers bought both in one order; a request may raise it, never lower it.",
+    )
+    placements: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Default list rules per placement (for-you, buy-again, similar, "
+        "bought-together, trending), e.g. {for-you = {long_tail_boost = 0.2, max_per_brand = "
+        "3}}; a request's own parameters win over them. Checked when the services are built.",
+    )
     api_warm_answers: int = Field(
         default=20_000,
         ge=0,

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ HISTORY_LIMIT = 500
 RELOAD_CHECK_SECONDS = 2.0
 CATALOG_TTL_SECONDS = 30.0
 ANSWER_CACHE_SIZE = 20_000
+#: How long warming waits before looking again while requests are in flight.
+WARM_YIELD_SECONDS = 0.005
 DEFAULT_BASKET_MIN_CUSTOMERS = 5
 SCENARIOS = ("for-you", "buy-again")
 
@@ -77,6 +79,8 @@ class Engine:
         self._checked_at = 0.0
         self._lock = threading.Lock()
         self.last_reload_error: str | None = None
+        #: The newest published bundle, when it could not be loaded (an older one may serve).
+        self.refused_version: str | None = None
         self._catalog_epoch = 0
         self._catalog_stamp: int | None = None
         self._answers: OrderedDict[tuple[Any, ...], RankedList] = OrderedDict()
@@ -96,23 +100,51 @@ class Engine:
 
     def _maybe_reload(self) -> None:
         current = artifacts.current_version(self.models_dir)
-        if current is None or (self._served is not None and self._served.version == current):
+        if current is None or (self._served is not None and current in (
+            self._served.version, self.refused_version
+        )):  # fmt: skip
             return
         with self._lock:
-            if self._served is not None and self._served.version == current:
+            if self._served is not None and current in (
+                self._served.version,
+                self.refused_version,
+            ):
                 return
             try:
                 loaded = bundle.load(self.models_dir, current)
             except (ArtifactError, NotFitted) as exc:
+                if self.refused_version != current:  # said once per refused bundle
+                    log.error("model bundle %s refused: %s", current, exc.message)
+                self.refused_version = current
                 self.last_reload_error = exc.message
-                log.error("model bundle %s refused: %s", current, exc.message)
                 if self._served is None:
-                    raise
+                    self._served = self._newest_valid(current)
+                    if self._served is None:
+                        raise
+                    self._catalog = None
+                    log.warning(
+                        "serving the older model bundle %s: the newest, %s, was refused",
+                        self._served.version,
+                        current,
+                    )
                 return
             self._served = loaded
             self._catalog = None
             self.last_reload_error = None
+            self.refused_version = None
             log.info("serving model bundle %s", loaded.version)
+
+    def _newest_valid(self, refused: str) -> bundle.ServedModels | None:
+        """The newest kept bundle that loads, other than ``refused`` (a server started while
+        the newest bundle is corrupt serves the previous one rather than nothing)."""
+        for version in reversed(artifacts.version_names(self.models_dir)):
+            if version == refused:
+                continue
+            try:
+                return bundle.load(self.models_dir, version)
+            except (ArtifactError, NotFitted):
+                continue
+        return None
 
     def published_version(self) -> str | None:
         """The newest published bundle's version (served or not), or None before training."""
@@ -330,12 +362,21 @@ class Engine:
                 self._answers.popitem(last=False)
         return answer
 
-    def warm(self, limit: int, stop: threading.Event | None = None) -> int:
+    def warm(
+        self,
+        limit: int,
+        stop: threading.Event | None = None,
+        busy: Callable[[], bool] | None = None,
+    ) -> int:
         """Answer up to ``limit`` known customers (default list) so their next request is
-        served from memory; stops early when a new bundle is served. Returns how many."""
+        served from memory; stops early when a new bundle is served, and steps aside while
+        ``busy()`` says requests are being answered (warming must never slow serving).
+        Returns how many."""
         served = self.served
         done = 0
         for customer_id in served.customer_ids[:limit].tolist():
+            while busy is not None and busy() and not (stop is not None and stop.is_set()):
+                time.sleep(WARM_YIELD_SECONDS)
             if (stop is not None and stop.is_set()) or self._served is not served:
                 break
             if not customer_id:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from storewise.api.metrics import Metrics, merge, render
@@ -135,3 +136,40 @@ def test_api_connections_use_a_small_sqlite_cache(client: TestClient) -> None:
     with services.store.engine.connect() as conn:
         size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
     assert size == -8 * 1024
+
+
+def test_a_server_started_on_a_corrupt_newest_bundle_serves_the_previous_one(
+    fresh_shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No 503 while a good bundle is on disk: the newest valid one serves, /ready says which
+    was refused, and the refusal is logged once, not on every check."""
+    import logging
+    import shutil
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from storewise import artifacts
+    from storewise.api import create_app
+
+    models = fresh_shop.home / "models"
+    good = artifacts.current_version(models)
+    assert good is not None
+    bad = "29991231T000000Z-bad111"
+    shutil.copytree(models / good, models / bad)
+    manifest = models / bad / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"kind"', '"kinf"', 1))
+    (models / "CURRENT").write_text(bad)
+    path = f"/v1/customers/{fresh_shop.customers[0]}/recommendations"
+    with (
+        caplog.at_level(logging.ERROR, logger="storewise"),
+        TestClient(create_app(fresh_shop.settings())) as api,
+    ):
+        answer = api.get(path, headers=fresh_shop.headers("read"))
+        assert answer.status_code == 200 and answer.json()["model_version"] == good
+        ready = api.get("/ready")
+        assert ready.status_code == 200
+        assert bad in ready.json()["warning"] and good in ready.json()["warning"]
+        time.sleep(2.5)  # more than one reload check
+        api.get(path, headers=fresh_shop.headers("read"))
+    assert caplog.text.count(f"model bundle {bad} refused") == 1

@@ -64,7 +64,11 @@ def _refresh_marketing(services: Services) -> None:
 
 
 def _keep_fresh(
-    services: Services, guard: ModelGuard, stop: threading.Event, warm_answers: int = 0
+    services: Services,
+    guard: ModelGuard,
+    stop: threading.Event,
+    metrics: Metrics,
+    warm_answers: int = 0,
 ) -> None:
     """Touch the served bundle, the catalog and the marketing analysis often, so checking for
     a newly published bundle, loading it, refreshing the catalog and recomputing segments and
@@ -82,7 +86,7 @@ def _keep_fresh(
             version = guard.version()
             if warm_answers and version and version != warmed:
                 warmed = version
-                count = engine.warm(warm_answers, stop)
+                count = engine.warm(warm_answers, stop, busy=metrics.busy)
                 log.info("answers ready for %d customers (bundle %s)", count, version)
         except Exception:  # a background thread must never die silently
             log.exception("keeping the model bundle fresh failed")
@@ -109,7 +113,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         threads = [
             threading.Thread(
                 target=_keep_fresh,
-                args=(wired, guard, stop, settings.api_warm_answers if own else 0),
+                args=(
+                    wired,
+                    guard,
+                    stop,
+                    app.state.metrics,
+                    settings.api_warm_answers if own else 0,
+                ),
                 name="storewise-fresh",
                 daemon=True,
             )

@@ -31,6 +31,12 @@ class Metrics:
         self.requests: dict[tuple[str, str, str], int] = {}
         self.latency: dict[tuple[str, str], list[float]] = {}  # buckets..., +Inf, sum
         self.events: dict[str, int] = {"stored": 0, "duplicate": 0, "rejected": 0}
+        #: Requests being answered right now (background warming steps aside while > 0).
+        self.in_flight = 0
+
+    def busy(self) -> bool:
+        """Whether this worker is answering a request right now."""
+        return self.in_flight > 0
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""
@@ -188,6 +194,7 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        self.metrics.in_flight += 1  # one event loop thread: no lock needed
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -198,6 +205,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            self.metrics.in_flight -= 1
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, time.perf_counter() - started)

@@ -35,7 +35,10 @@ def ready(request: Request, services: ServicesDep) -> Response:
     checks["model_version"] = request.app.state.model_guard.version()
     refused = services.serving.last_reload_error is not None
     if refused and checks["model_version"] is not None:
-        checks["warning"] = "the newest model bundle was refused; the previous one serves"
+        checks["warning"] = (
+            f"the newest model bundle ({services.serving.refused_version}) was refused; "
+            f"the previous one ({checks['model_version']}) serves"
+        )
     if checks["store"] != "ok" or checks["model_version"] is None:
         if checks["store"] != "ok":
             message = "the store is unreachable"

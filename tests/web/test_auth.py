@@ -129,6 +129,17 @@ def test_sign_out_clears_the_session(admin: TestClient) -> None:
     assert admin.get("/").status_code == 303
 
 
+def test_a_saved_cookie_stops_working_after_sign_out(admin: TestClient) -> None:
+    """Signing out ends the session on the server: replaying the old cookie is refused."""
+    page = admin.get("/models")
+    saved = admin.cookies.get(SESSION_COOKIE)
+    assert saved
+    admin.post("/sign-out", data={"csrf_token": csrf_of(page.text)})
+    admin.cookies.set(SESSION_COOKIE, saved)  # an attacker replays the copied cookie
+    response = admin.get("/models")
+    assert response.status_code == 303 and "/sign-in" in response.headers["location"]
+
+
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example", "\\\\evil"])
 def test_no_open_redirect_after_sign_in(client: TestClient, shop: Shop, target: str) -> None:
     form = client.get("/sign-in")

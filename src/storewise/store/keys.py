@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from storewise.errors import InputError, NotFound
-from storewise.store.tables import api_keys
+from storewise.store.tables import api_keys, ended_sessions
 
 SCOPES = ("ingest", "read", "admin")
 PREFIX = "sw_"
@@ -175,6 +175,24 @@ class KeyStore:
         stored, name, scopes, created_at, revoked_at = row
         return str(stored), KeyInfo(key_id, name, tuple(scopes or ()), int(created_at), revoked_at)
 
+    def end_session(self, token: str, until_s: int) -> None:
+        """Remember that the dashboard session holding ``token`` was ended (sign-out) until it
+        would have expired; expired entries are dropped on the way."""
+        now = int(time.time())
+        with self.engine.begin() as conn:
+            conn.execute(ended_sessions.delete().where(ended_sessions.c.until < now))
+            conn.execute(
+                ended_sessions.insert().values(token_hash=_token_hash(token), until=until_s)
+            )
+
+    def session_ended(self, token: str) -> bool:
+        """Whether the dashboard session holding ``token`` was signed out."""
+        query = sa.select(ended_sessions.c.until).where(
+            ended_sessions.c.token_hash == _token_hash(token)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def verify(self, key: str) -> KeyInfo | None:
         """The active key matching ``key``, or None (malformed, unknown, wrong or revoked)."""
         parsed = split_key(key)
@@ -183,6 +201,10 @@ class KeyStore:
         key_id, secret = parsed
         found = self.lookup(key_id)
         return check_secret(secret, found)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(b"storewise session\0" + token.encode()).hexdigest()
 
 
 def split_key(key: str) -> tuple[str, str] | None:

@@ -178,3 +178,12 @@ event_aggregates = sa.Table(
     sa.Column("quantity", sa.Float, nullable=False),
     sa.Column("value", sa.Float, nullable=False),
 )
+
+#: Dashboard sessions ended by signing out (a hash of the session's own token), kept until the
+#: session would have expired, so a saved cookie stops working at once on every worker.
+ended_sessions = sa.Table(
+    "ended_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("until", sa.BigInteger, nullable=False),
+)

@@ -160,6 +160,8 @@ class Dashboard:
         found = self.signer.read_session(request.cookies.get(SESSION_COOKIE))
         if found is None or not still_valid(self.services, found.admin.key_id):
             return None
+        if self.services.keys.session_ended(found.csrf):  # signed out: the cookie is dead
+            return None
         return found
 
     def csrf_ok(self, request: Request, token: str, session: Session | None) -> bool:
@@ -397,6 +399,8 @@ def create_dashboard(
         session = board.session(request)
         if not board.csrf_ok(request, csrf_token, session):
             return board.refuse_csrf(request, session)
+        if session is not None:  # ends it on the server too: a saved cookie no longer works
+            board.services.keys.end_session(session.csrf, session.expires)
         response = RedirectResponse(board.url(request, "dashboard.sign_in"), status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         response.delete_cookie(CSRF_COOKIE, path="/")

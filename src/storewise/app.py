@@ -113,7 +113,13 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
     policy = ConsentPolicy()
     store.use_collection_rule(policy.collection_rule())
     audit = Audit(store)
-    serving = Engine(store, settings.bundles_dir, policy)
+    serving = Engine(
+        store,
+        settings.bundles_dir,
+        policy,
+        placements=settings.placements,
+        basket_min_customers=settings.basket_min_customers,
+    )
     marketing = MarketingService(
         store, serving, folder=settings.home / "marketing", policy=policy, audit=audit
     )

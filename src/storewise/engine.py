@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +26,30 @@ import numpy as np
 import polars as pl
 
 from storewise import artifacts
-from storewise.errors import ArtifactError, InputError, NotFitted, NotFound, StorewiseError
+from storewise.errors import (
+    ArtifactError,
+    ConfigError,
+    InputError,
+    NotFitted,
+    NotFound,
+    StorewiseError,
+)
 from storewise.privacy.consent import ConsentPolicy
 from storewise.privacy.erasure import forget_in_bundles
 from storewise.recommend import bundle
-from storewise.recommend.base import HISTORY_SCHEMA, History, top_n
+from storewise.recommend.base import HISTORY_SCHEMA, History
 from storewise.recommend.basket import basket_scores
 from storewise.recommend.hybrid import Hybrid
 from storewise.recommend.results import RankedList, Reason, Recommendation, reason_text
-from storewise.recommend.rules import Catalog, RuleSet, allowed_mask, apply_boosts, rerank
+from storewise.recommend.rules import (
+    Catalog,
+    RuleSet,
+    calibration_target,
+    head_mask,
+    placement_rules,
+    select,
+    under,
+)
 from storewise.store.base import Store
 
 log = logging.getLogger("storewise.engine")
@@ -69,10 +84,25 @@ def check_n(n: int) -> int:
 class Engine:
     """Recommendations, similar items, baskets, trending and buy-again from the served bundle."""
 
-    def __init__(self, store: Store, models_dir: Path, policy: ConsentPolicy) -> None:
+    def __init__(
+        self,
+        store: Store,
+        models_dir: Path,
+        policy: ConsentPolicy,
+        *,
+        placements: Mapping[str, Mapping[str, Any]] | None = None,
+        basket_min_customers: int = DEFAULT_BASKET_MIN_CUSTOMERS,
+    ) -> None:
+        """``placements``: default rules per list (``Settings.placements``), under a request's
+        own; ``basket_min_customers``: the fewest customers a bought-together pair needs."""
         self.store = store
         self.models_dir = models_dir
         self.policy = policy
+        self.placements = placement_rules(placements or {})
+        if basket_min_customers < 2:
+            raise ConfigError("basket_min_customers must be at least 2 (never one person's)")
+        self.basket_min_customers = basket_min_customers
+        self._head: tuple[str, np.ndarray] | None = None
         self._served: bundle.ServedModels | None = None
         self._catalog: Catalog | None = None
         self._catalog_at = 0.0
@@ -230,33 +260,15 @@ class Engine:
         customer_id: str | None,
         policy: str,
         explain: Any,
+        fill: bool = True,
     ) -> RankedList:
-        """Rules, fill, diversity and reasons: the shared last mile of every list.
+        """Rules, fill (popular items, unless ``fill`` is off), caps, fairness, diversity and
+        reasons: the shared last mile of every list.
 
         ``explain(items)`` returns a list of reasons for each chosen item index.
         """
         catalog = self.catalog
-        purchased = history.owned() if not history.is_empty else np.empty(0, np.int64)
-        mask = allowed_mask(rules, catalog, purchased)
-        scores = apply_boosts(scores.astype(np.float64), rules, catalog)
-        scores = np.where(mask, scores, -np.inf)
-        pool = max(n * 5, 50)
-        candidates, values = top_n(scores, pool)
-        if candidates.size < pool:
-            popular = self.served.slot("popular").popularity.astype(np.float64)
-            fill_scores = np.where(mask, popular, -np.inf)
-            fill_scores[candidates] = -np.inf
-            extra, extra_values = top_n(fill_scores, pool - candidates.size)
-            floor = (values.min() if values.size else 0.0) - 1.0
-            candidates = np.concatenate([candidates, extra])
-            values = np.concatenate(
-                [
-                    values,
-                    floor - extra_values / (extra_values.max() + 1.0 if extra_values.size else 1.0),
-                ]
-            )
-        similarity = self._similarity_fn() if rules.diversity > 0 else None
-        chosen, chosen_scores = rerank(candidates, values, n, rules, catalog, similarity)
+        chosen, chosen_scores = self._select(scores, n, rules, history, fill=fill)
         explained = explain(chosen) if chosen.size else []
         items = []
         for rank, (item, score, why) in enumerate(
@@ -282,6 +294,41 @@ class Engine:
             customer_id=customer_id,
             policy=policy,
         )
+
+    def _select(
+        self, scores: np.ndarray, n: int, rules: RuleSet, history: History, *, fill: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`~storewise.recommend.rules.select` with what the served bundle provides: the
+        popular fill, the head for the long-tail boost, the history's mix for calibration."""
+        catalog = self.catalog
+        purchased = history.owned() if not history.is_empty else np.empty(0, np.int64)
+        popular = self.served.slot("popular").popularity
+        return select(
+            scores,
+            n,
+            rules,
+            catalog,
+            purchased=purchased,
+            fill=popular if fill else None,
+            head=self.head() if rules.long_tail_boost > 0 else None,
+            target=calibration_target(history, catalog.categories) if rules.calibration else None,
+            similarity=self._similarity_fn() if rules.diversity > 0 else None,
+        )
+
+    def head(self) -> np.ndarray:
+        """The served head (most popular items making 20% of interactions), as a mask."""
+        served = self.served
+        if self._head is None or self._head[0] != served.version:
+            self._head = (served.version, head_mask(served.slot("popular").popularity))
+        return self._head[1]
+
+    def placement_rules(self, placement: str) -> RuleSet:
+        """The default rules of a placement (``Settings.placements``; no rules when unset)."""
+        return self.placements.get(placement, RuleSet())
+
+    def _placed(self, placement: str, rules: RuleSet | None) -> RuleSet:
+        """A request's rules over its placement's defaults."""
+        return under(self.placements.get(placement), rules)
 
     def _similarity_fn(self) -> Any:
         """Pairwise product-feature similarity of candidates (for diversity re-ranking)."""
@@ -332,7 +379,7 @@ class Engine:
         check_n(n)
         if scenario not in SCENARIOS:
             raise InputError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
-        rules = rules or RuleSet()
+        rules = self._placed(scenario, rules)
         country, granted, stamp = self.store.serving_facts(customer_id)
         allowed = self.policy.decision(granted, "personalization")
         # The answer depends only on the fresh history (its stamp), consent, the rules, the
@@ -456,7 +503,7 @@ class Engine:
     ) -> list[RankedList]:
         """Recommendations for many customers at once (batch export), same policy as one."""
         check_n(n)
-        rules = rules or RuleSet()
+        rules = self._placed("for-you", rules)
         slot = "repurchase" if rules.allow_repurchase else "discovery"
         allowed = set(
             self.policy.allowed_ids(customer_ids, self.store.consents(), "personalization")
@@ -530,7 +577,7 @@ class Engine:
         check_n(n)
         if history is None:
             history, _ = self.customer_history(customer_id)
-        rules = (rules or RuleSet()).model_copy(update={"exclude_purchased": False})
+        rules = self._placed("buy-again", rules).model_copy(update={"exclude_purchased": False})
         model = self.served.slot("repurchase")
         bought = history.purchased()
         scores = np.full(self.served.n_items, -np.inf)
@@ -538,9 +585,7 @@ class Engine:
             own = model.score([history])[0]
             scores[bought] = np.where(np.isfinite(own[bought]), own[bought], 0.0)
         catalog = self.catalog
-        mask = allowed_mask(rules, catalog, np.empty(0, np.int64))
-        scores = np.where(mask, scores, -np.inf)
-        chosen, values = top_n(scores, n)
+        chosen, values = self._select(scores, n, rules, history, fill=False)
         items = []
         explained = model.explain_many(history, chosen) if chosen.size else []
         for rank, (item, score, why) in enumerate(
@@ -571,7 +616,7 @@ class Engine:
     ) -> RankedList:
         """Recommendations for a guest from their session (or their account once linked)."""
         check_n(n)
-        rules = rules or RuleSet()
+        rules = self._placed("for-you", rules)
         linked = self.store.resolve_anonymous(anonymous_id)
         if linked is not None:
             result = self.recommend(linked, n, rules=rules)
@@ -598,7 +643,7 @@ class Engine:
         idx = catalog.index(item_id)
         if idx is None:
             raise NotFound(f"unknown item {item_id!r}")
-        rules = (rules or RuleSet()).model_copy(update={"exclude_purchased": False})
+        rules = self._placed("similar", rules).model_copy(update={"exclude_purchased": False})
         model = self.served.slot("similar")
         items, values = model.similar_items(idx, max(n * 5, 50))
         scores = np.full(self.served.n_items, -np.inf)
@@ -610,7 +655,7 @@ class Engine:
         def explain(items: np.ndarray) -> list[list[Reason]]:
             out = []
             for item in items.tolist():
-                if self.served.cobuy[idx, item] >= DEFAULT_BASKET_MIN_CUSTOMERS:
+                if self.served.cobuy[idx, item] >= self.basket_min_customers:
                     out.append([Reason("bought_with", item_idx=idx)])
                 else:
                     words = content.shared_words(idx, item) if content is not None else ()
@@ -635,15 +680,23 @@ class Engine:
         item_ids: Sequence[str],
         n: int = 10,
         *,
-        min_customers: int = DEFAULT_BASKET_MIN_CUSTOMERS,
+        min_customers: int | None = None,
         rules: RuleSet | None = None,
     ) -> RankedList:
-        """Frequently bought together with a basket, only from pairs >= ``min_customers``."""
+        """Frequently bought together with a basket, only from pairs bought together by at
+        least k distinct customers: k is ``basket_min_customers``, which ``min_customers``
+        may raise but never lower (so a list never reveals what a few people bought)."""
         check_n(n)
         if not item_ids:
             raise InputError("a basket needs at least one item")
-        if min_customers < 2:
-            raise InputError("min_customers must be at least 2 (never one person's purchases)")
+        floor = self.basket_min_customers
+        if min_customers is None:
+            min_customers = floor
+        if min_customers < floor:
+            raise InputError(
+                f"min_customers must be at least {floor} (the shop's basket_min_customers): "
+                "a pair seen with fewer customers could reveal what they bought"
+            )
         catalog = self.catalog
         known = np.asarray(
             [i for i in (catalog.index(x) for x in item_ids) if i is not None], dtype=np.int64
@@ -652,9 +705,8 @@ class Engine:
             raise NotFound(f"none of the basket items is known: {', '.join(item_ids[:5])}")
         popularity = self.served.slot("popular").popularity
         scores, source = basket_scores(self.served.cobuy, known, popularity, min_customers)
-        rules = (rules or RuleSet()).model_copy(
-            update={"exclude_items": (*(rules.exclude_items if rules else ()), *item_ids)}
-        )
+        rules = self._placed("bought-together", rules)
+        rules = rules.model_copy(update={"exclude_items": (*rules.exclude_items, *item_ids)})
         empty = History.empty(int(time.time() * 1000))
         result = self._finish(
             "basket",
@@ -666,6 +718,7 @@ class Engine:
             customer_id=None,
             policy=f"pairs bought together by >= {min_customers} customers",
             explain=lambda items: [[Reason("bought_with", item_idx=int(source[i]))] for i in items],
+            fill=False,
         )
         keep = tuple(r for r in result.items if np.isfinite(scores[catalog.index(r.item_id) or 0]))
         return RankedList(
@@ -709,11 +762,18 @@ class Engine:
         )
 
     def trending(
-        self, n: int = 10, *, country: str | None = None, category: str | None = None
+        self,
+        n: int = 10,
+        *,
+        country: str | None = None,
+        category: str | None = None,
+        rules: RuleSet | None = None,
     ) -> RankedList:
-        """What sells now (in a country, in a category)."""
+        """What sells now (in a country, in a category), under ``rules``."""
         check_n(n)
-        rules = RuleSet(include_categories=(category,) if category else ())
+        rules = self._placed("trending", rules)
+        if category:
+            rules = rules.model_copy(update={"include_categories": (category,)})
         return self._trending_list(n, rules, country, "trending")
 
     # -- erasure hook ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import polars as pl
 import pytest
@@ -8,6 +8,7 @@ import pytest
 from storewise.errors import InputError, SchemaError
 from storewise.schema import Customer
 from storewise.support import CustomerCard, build_card
+from storewise.support.context import Fulfilment
 
 from .conftest import customer_events
 
@@ -123,3 +124,118 @@ def test_bad_inputs_are_input_errors() -> None:
         build_card("C1", customer_events(), insights={"churn_risk": 3})
     with pytest.raises(InputError, match="without a customer_id"):
         build_card(None, customer_events())
+
+
+# -- order states ------------------------------------------------------------------------
+
+
+def _events(rows: list[tuple[str, str, float, str | None, str]]) -> pl.DataFrame:
+    """(event_type, item_id, quantity, order_id, ISO time) rows at 2.0 each."""
+    return pl.DataFrame(
+        {
+            "event_type": [r[0] for r in rows],
+            "item_id": [r[1] for r in rows],
+            "title": [f"Item {r[1]}" for r in rows],
+            "quantity": [r[2] for r in rows],
+            "price": [2.0] * len(rows),
+            "order_id": [r[3] for r in rows],
+            "ts": [datetime.fromisoformat(r[4]).replace(tzinfo=UTC) for r in rows],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("as_of", "status", "since"),
+    [
+        # Thursday 1 Dec 2011: dispatched the next working day, delivered 3 working days later
+        ("2011-12-01T18:00:00", "placed", date(2011, 12, 1)),
+        ("2011-12-02T10:00:00", "shipped", date(2011, 12, 2)),
+        ("2011-12-06T23:00:00", "shipped", date(2011, 12, 2)),
+        ("2011-12-07T08:00:00", "delivered", date(2011, 12, 7)),
+    ],
+)
+def test_status_follows_the_order_age_in_working_days(as_of: str, status: str, since: date) -> None:
+    events = _events([("purchase", "A", 1, "O1", "2011-12-01T09:00:00")])
+    order = build_card("C1", events, as_of=as_of).orders[0]
+    assert (order.status, order.status_date) == (status, since)
+    assert (order.shipped_date, order.expected_delivery) == (date(2011, 12, 2), date(2011, 12, 7))
+
+
+def test_slower_fulfilment_moves_the_dates() -> None:
+    events = _events([("purchase", "A", 1, "O1", "2011-12-01T09:00:00")])
+    rules = Fulfilment(dispatch_days=2, delivery_days=5)
+    order = build_card("C1", events, as_of="2011-12-05", fulfilment=rules).orders[0]
+    assert (order.status, order.shipped_date) == ("shipped", date(2011, 12, 5))
+    assert order.expected_delivery == date(2011, 12, 12)
+
+
+def test_online_retail_cancellation_invoice_cancels_the_latest_earlier_order() -> None:
+    # as the online-retail preset stores it: a return event with the 'C' invoice as order id
+    events = _events(
+        [
+            ("purchase", "A", 6, "536001", "2011-05-02T10:00:00"),
+            ("purchase", "A", 2, "536002", "2011-05-09T10:00:00"),
+            ("purchase", "B", 1, "536002", "2011-05-09T10:00:00"),
+            ("return", "A", 5, "C536100", "2011-05-20T10:00:00"),
+        ]
+    )
+    card = build_card("C1", events, as_of="2011-12-10")
+    latest, first = card.orders
+    assert latest.order_id == "536002" and latest.status == "partly_cancelled"
+    assert latest.status_date == date(2011, 5, 20)
+    line = next(line for line in latest.items if line.item_id == "A")
+    assert (line.cancelled_quantity, line.open_quantity, line.open_amount) == (2, 0, 0)
+    # the 3 left to cancel come off the earlier order holding the item
+    assert first.status == "partly_cancelled" and first.items[0].cancelled_quantity == 3
+    reversal = card.returns[0]
+    assert (reversal.kind, reversal.order_id, reversal.for_order) == (
+        "cancellation",
+        "C536100",
+        "536002",
+    )
+
+
+def test_whole_order_cancelled_returned_or_cancelled_before_dispatch() -> None:
+    events = _events(
+        [
+            ("purchase", "A", 2, "O1", "2011-05-02T10:00:00"),
+            ("return", "A", 2, "C9", "2011-05-03T10:00:00"),
+            ("purchase", "B", 1, "O2", "2011-06-01T10:00:00"),
+            ("return", "B", 1, "O2", "2011-06-20T10:00:00"),
+            ("purchase", "C", 1, "O3", "2011-07-01T10:00:00"),
+            ("return", "C", 1, "O3", "2011-07-01T15:00:00"),
+            ("purchase", "D", 3, "O4", "2011-08-01T10:00:00"),
+            ("purchase", "D", -1, "O4", "2011-08-10T10:00:00"),
+        ]
+    )
+    states = {o.order_id: (o.status, o.status_date) for o in build_card("C1", events).orders}
+    assert states == {
+        "O1": ("cancelled", date(2011, 5, 3)),  # a cancellation document
+        "O2": ("returned", date(2011, 6, 20)),  # sent back after delivery
+        "O3": ("cancelled", date(2011, 7, 1)),  # reversed before it left the warehouse
+        "O4": ("partly_cancelled", date(2011, 8, 10)),  # a negative quantity
+    }
+
+
+def test_a_reversal_without_a_matching_order_stays_on_the_card_only() -> None:
+    events = _events(
+        [("purchase", "A", 1, "O1", "2011-05-02T10:00:00"), ("return", "Z", 1, None, "2011-05-09")]
+    )
+    card = build_card("C1", events)
+    assert card.orders[0].status == "delivered"
+    assert card.returns[0].for_order is None and card.returns[0].kind == "return"
+
+
+def test_long_histories_keep_every_order_for_matching() -> None:
+    rows = [("purchase", f"I{i}", 1, f"O{i}", f"2011-01-{i + 1:02d}T10:00:00") for i in range(12)]
+    card = build_card("C1", _events(rows), max_orders=5)
+    assert len(card.orders) == 5 and card.order_count == 12
+    assert len(card.all_orders) == 12
+    assert "order_history" not in card.model_dump()  # not sent to front-ends
+
+
+def test_catalog_titles_give_the_product_words() -> None:
+    catalog = {"X": {"title": "Regency cakestand 3 tier"}, "Y": {"title": "Tea pot"}}
+    card = build_card("C1", customer_events(), catalog=catalog)
+    assert {"cakestand", "teapot", "lantern", "canister"} <= card.product_words
+    assert build_card("C1", customer_events()).product_words == frozenset()

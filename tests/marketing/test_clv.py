@@ -136,7 +136,12 @@ def test_predictions_frame_and_horizon(
     long = model.predict(simulated_summary, 52.0)
     assert short.columns == ["customer_id", "expected_purchases", "p_alive", "churn_risk"]
     assert (long["expected_purchases"] >= short["expected_purchases"]).all()
-    np.testing.assert_allclose(short["churn_risk"] + short["p_alive"], 1.0)
+    # churn risk is P(no purchase in 90 days): dropped out, or alive and quiet for 90 days
+    assert (short["churn_risk"] + short["p_alive"] >= 1.0 - 1e-12).all()
+    np.testing.assert_allclose(
+        short["churn_risk"],
+        model.probability_no_purchase(90 / 7, *simulated_summary.arrays()),
+    )
     with pytest.raises(InputError, match="horizon"):
         model.expected_purchases(-1.0, *simulated_summary.arrays())
 
@@ -254,20 +259,8 @@ def online_retail_holdout(online_retail_lines: pl.DataFrame) -> tuple[float, flo
 
 @pytest.mark.dataset
 def test_online_retail_holdout_tracks_actuals(online_retail_holdout: tuple[float, float]) -> None:
-    # Measured: predicted 3,633 vs actual 4,806 purchase days (-24.4%), correlation 0.80.
+    # Measured: predicted 3,633 vs actual 4,806 purchase days (-24.4%), correlation 0.80. The
+    # total misses the Q4 peak, which 273 days of history cannot show: see test_seasonality.py.
     relative_error, correlation = online_retail_holdout
     assert abs(relative_error) < 0.30
     assert correlation > 0.75
-
-
-@pytest.mark.dataset
-@pytest.mark.xfail(
-    strict=True,
-    reason="BG/NBD is stationary and Sep-Dec 2011 is the shop's Q4 peak: customers known by "
-    "August bought on 336 days/week in the holdout vs 268 in August 2011 (+25%), so the model "
-    "under-predicts the total by ~24% (3,633 vs 4,806)",
-)
-def test_online_retail_holdout_total_within_15_percent(
-    online_retail_holdout: tuple[float, float],
-) -> None:
-    assert abs(online_retail_holdout[0]) < 0.15

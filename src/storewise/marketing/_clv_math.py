@@ -113,7 +113,13 @@ def bgnbd_terms(
 
 
 def closed_form_counts(
-    r: float, alpha: float, a: float, b: float, t: float, x: FloatArray, big_t: FloatArray
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    t: float | FloatArray,
+    x: FloatArray,
+    big_t: FloatArray,
 ) -> FloatArray:
     """E[purchases in t | alive] from the published 2F1 formula, Pfaff-transformed for stability.
 
@@ -149,6 +155,29 @@ def alive_counts(params: Params, t: float, x: FloatArray, big_t: FloatArray) -> 
     bad |= u > 100.0
     for i in np.flatnonzero(bad):
         counts[i] = alive_count_by_quadrature(params, t, float(x[i]), float(big_t[i]))
+    return np.clip(counts, 0.0, ceiling)
+
+
+def new_customer_counts(params: Params, t: FloatArray) -> FloatArray:
+    """E[repeat purchases within each ``t``] of a customer just acquired, vectorised over ``t``
+    (the unconditional BG/NBD expectation; quadrature where the closed form is untrustworthy)."""
+    r, alpha, a, b = params
+    t = np.asarray(t, dtype=np.float64)
+    zeros = np.zeros_like(t)
+    if abs(a - 1.0) < 1e-4:
+        counts = 0.5 * (
+            closed_form_counts(r, alpha, 1.0 + 1e-4, b, t, zeros, zeros)
+            + closed_form_counts(r, alpha, 1.0 - 1e-4, b, t, zeros, zeros)
+        )
+    else:
+        counts = closed_form_counts(r, alpha, a, b, t, zeros, zeros)
+    u = t / alpha
+    ceiling = r * u
+    bad = ~np.isfinite(counts) | (counts < -1e-12) | (counts > ceiling * (1 + 1e-8) + 1e-12)
+    bad |= u > 100.0
+    counts = np.array(counts, dtype=np.float64)
+    for i in np.flatnonzero(bad):
+        counts[i] = alive_count_by_quadrature(params, float(t[i]), 0.0, 0.0)
     return np.clip(counts, 0.0, ceiling)
 
 

@@ -17,8 +17,10 @@ polish. Inputs are the :class:`~storewise.marketing.summary.CustomerSummary` of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from itertools import pairwise
 from typing import Any, Self
 
 import numpy as np
@@ -28,11 +30,13 @@ from scipy import special
 
 from storewise.errors import InputError, NotFitted
 from storewise.marketing._clv_math import (
+    LOG_BOUND,
     alive_counts,
     bgnbd_terms,
     compress,
     gamma_gamma_terms,
     maximise,
+    new_customer_counts,
 )
 from storewise.marketing.summary import (
     DAYS_PER_MONTH,
@@ -43,6 +47,9 @@ from storewise.marketing.summary import (
     summarise,
 )
 from storewise.marketing.transactions import normalise_transactions
+
+#: Churn risk is the probability of no purchase in this many days (see :mod:`.churn`).
+CHURN_HORIZON_DAYS = 90
 
 
 class BGNBDConfig(BaseModel):
@@ -132,8 +139,12 @@ class BGNBD:
             raise NotFitted("BG/NBD model is not fitted; call fit(summary) first")
         return self._params
 
-    def fit(self, summary: CustomerSummary) -> Self:
-        """Fit r, alpha, a, b by maximum likelihood on the summary; returns self."""
+    def fit(self, summary: CustomerSummary, *, start: BGNBDParams | None = None) -> Self:
+        """Fit r, alpha, a, b by maximum likelihood on the summary; returns self.
+
+        ``start`` (parameters fitted on similar data, e.g. the same shop a few months later)
+        replaces the three default starting points with one, which makes a refit quick.
+        """
         x, tx, big_t = summary.arrays()
         n = x.size
         need = self.config.min_customers
@@ -164,6 +175,10 @@ class BGNBD:
             np.log([r0, r0 / rate, a0, b0])
             for r0, a0, b0 in ((1.0, 1.0, 3.0), (0.3, 0.8, 2.5), (2.0, 0.1, 10.0))
         ]
+        if start is not None:
+            scale = UNIT_DAYS[start.time_unit] / UNIT_DAYS[summary.time_unit]
+            given = np.log([start.r, start.alpha * scale, start.a, start.b])
+            starts = [np.clip(given, -LOG_BOUND + 1.0, LOG_BOUND - 1.0)]
         best, _, ok = maximise(
             objective, starts, max_iterations=self.config.max_iterations, polish=self.config.polish
         )
@@ -211,19 +226,41 @@ class BGNBD:
     def expected_purchases_new(self, t: float | FloatArray) -> FloatArray:
         """Expected purchases in ``t`` time units after a brand-new customer's first purchase."""
         ts = np.atleast_1d(np.asarray(t, dtype=np.float64))
-        zeros = np.zeros_like(ts)
-        return np.array([self.expected_purchases(float(v), zeros[:1], zeros[:1], zeros[:1])[0]
-                         for v in ts])  # fmt: skip
+        if not (np.isfinite(ts).all() and (ts >= 0).all()):
+            raise InputError("horizons t must be non-negative numbers")
+        p = self.params
+        return new_customer_counts((p.r, p.alpha, p.a, p.b), ts)
 
-    def predict(self, summary: CustomerSummary, horizon: float) -> pl.DataFrame:
-        """Per customer: expected purchases over ``horizon`` time units, P(alive) and churn risk."""
+    def probability_no_purchase(
+        self, t: float, frequency: FloatArray, recency: FloatArray, T: FloatArray
+    ) -> FloatArray:
+        """P(no purchase in the next ``t`` time units): dropped out, or alive and not buying.
+
+        ``1 - P(alive) + P(alive) * ((alpha + T) / (alpha + T + t)) ** (r + x)``: given alive, a
+        customer can only drop out right after a purchase, so "no purchase" while alive is the
+        Poisson zero averaged over the Gamma(r + x, alpha + T) posterior of the rate. This is
+        the lapse probability PyMC-Marketing calls ``expected_probability_no_purchase``.
+        """
+        if not (np.isfinite(t) and t >= 0):
+            raise InputError(f"horizon t must be a non-negative number, got {t}")
+        p = self.params
+        x, tx, big_t = _as_arrays(frequency, recency, T)
+        alive = self.probability_alive(x, tx, big_t)
+        quiet = np.exp((p.r + x) * (np.log(p.alpha + big_t) - np.log(p.alpha + big_t + t)))
+        return np.asarray(1.0 - alive + alive * quiet, dtype=np.float64)
+
+    def predict(
+        self, summary: CustomerSummary, horizon: float, *, churn_horizon: float | None = None
+    ) -> pl.DataFrame:
+        """Per customer: expected purchases over ``horizon`` time units, P(alive) and churn risk,
+        P(no purchase within ``churn_horizon`` units; default :data:`CHURN_HORIZON_DAYS`)."""
         self._check_unit(summary)
         x, tx, big_t = summary.arrays()
-        alive = self.probability_alive(x, tx, big_t)
+        quiet = _churn_span(summary.time_unit, churn_horizon)
         return summary.frame.select("customer_id").with_columns(
             pl.Series("expected_purchases", self.expected_purchases(horizon, x, tx, big_t)),
-            pl.Series("p_alive", alive),
-            pl.Series("churn_risk", 1.0 - alive),
+            pl.Series("p_alive", self.probability_alive(x, tx, big_t)),
+            pl.Series("churn_risk", self.probability_no_purchase(quiet, x, tx, big_t)),
         )
 
     def _check_unit(self, summary: CustomerSummary) -> None:
@@ -232,6 +269,11 @@ class BGNBD:
                 f"summary is in {summary.time_unit}s but the model was fitted in "
                 f"{self.params.time_unit}s; summarise with the same time_unit"
             )
+
+
+def _churn_span(time_unit: TimeUnit, churn_horizon: float | None) -> float:
+    """The churn window in model units (the default :data:`CHURN_HORIZON_DAYS`)."""
+    return CHURN_HORIZON_DAYS / UNIT_DAYS[time_unit] if churn_horizon is None else churn_horizon
 
 
 def _as_arrays(*columns: Any) -> tuple[FloatArray, ...]:
@@ -346,31 +388,39 @@ def customer_lifetime_value(
     *,
     horizon_months: int = 12,
     discount_rate: float = 0.01,
+    month_ends: Sequence[float] | None = None,
+    churn_horizon: float | None = None,
 ) -> pl.DataFrame:
     """Discounted CLV per customer over ``horizon_months`` with a monthly ``discount_rate``.
 
     As in ``lifetimes``' ``customer_lifetime_value``: each month's expected purchases (BG/NBD)
     times expected spend (Gamma-Gamma), discounted by ``(1 + discount_rate) ** month``.
-    Columns: ``customer_id, p_alive, churn_risk, expected_purchases, expected_spend, clv``.
+    ``month_ends`` (model units, one per month) replaces the equal months, e.g. by seasonal
+    time (:mod:`~storewise.marketing.seasonality`); ``churn_horizon`` is as in
+    :meth:`BGNBD.predict`. Columns: ``customer_id, p_alive, churn_risk, expected_purchases,
+    expected_spend, clv``.
     """
     if not 1 <= horizon_months <= 1200:
         raise InputError(f"horizon_months must be between 1 and 1200, got {horizon_months}")
     if not 0 <= discount_rate < 1:
         raise InputError(f"discount_rate must be in [0, 1) per month, got {discount_rate}")
     bgnbd._check_unit(summary)
+    month = DAYS_PER_MONTH / UNIT_DAYS[summary.time_unit]
+    ends = [m * month for m in range(1, horizon_months + 1)] if month_ends is None else month_ends
+    if len(ends) != horizon_months or any(b < a for a, b in pairwise(ends)):
+        raise InputError(f"month_ends must be {horizon_months} non-decreasing horizons")
     x, tx, big_t = summary.arrays()
     spend = gamma_gamma.expected_spend(x, summary.frame.get_column("monetary_value").to_numpy())
-    month = DAYS_PER_MONTH / UNIT_DAYS[summary.time_unit]
     previous = np.zeros_like(x)
     value = np.zeros_like(x)
-    for m in range(1, horizon_months + 1):
-        cumulative = bgnbd.expected_purchases(m * month, x, tx, big_t)
+    for m, end in enumerate(ends, start=1):
+        cumulative = bgnbd.expected_purchases(float(end), x, tx, big_t)
         value += (cumulative - previous) / (1.0 + discount_rate) ** m
         previous = cumulative
-    alive = bgnbd.probability_alive(x, tx, big_t)
+    quiet = _churn_span(summary.time_unit, churn_horizon)
     return summary.frame.select("customer_id").with_columns(
-        pl.Series("p_alive", alive),
-        pl.Series("churn_risk", 1.0 - alive),
+        pl.Series("p_alive", bgnbd.probability_alive(x, tx, big_t)),
+        pl.Series("churn_risk", bgnbd.probability_no_purchase(quiet, x, tx, big_t)),
         pl.Series("expected_purchases", previous),
         pl.Series("expected_spend", spend),
         pl.Series("clv", spend * value),
@@ -435,16 +485,24 @@ class HoldoutEvaluation:
 
 
 def evaluate_holdout(
-    model: BGNBD, summary: CustomerSummary, *, max_frequency: int = 7
+    model: BGNBD,
+    summary: CustomerSummary,
+    *,
+    max_frequency: int = 7,
+    horizon: float | None = None,
 ) -> HoldoutEvaluation:
     """Compare predicted with actual holdout purchases; the table groups customers by calibration
     frequency (0 .. ``max_frequency``+), as in Fader, Hardie & Lee's conditional-expectation plots.
+
+    ``horizon`` (model units) replaces the holdout's length, e.g. by seasonal time
+    (:meth:`~storewise.marketing.seasonality.SeasonalIndex.operational_days`).
     """
     if summary.holdout_length is None or "frequency_holdout" not in summary.frame.columns:
         raise InputError("summary has no holdout period; summarise with holdout_until")
     model._check_unit(summary)
     x, tx, big_t = summary.arrays()
-    predicted = model.expected_purchases(summary.holdout_length, x, tx, big_t)
+    span = summary.holdout_length if horizon is None else horizon
+    predicted = model.expected_purchases(span, x, tx, big_t)
     actual = summary.frame.get_column("frequency_holdout").cast(pl.Float64).to_numpy()
     table = (
         pl.DataFrame(

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from storewise.errors import ArtifactError
+from storewise.errors import ArtifactError, InputError
 from storewise.marketing.bandit import ThompsonBandit
 from storewise.marketing.offer_book import DEFAULT_OFFERS, NO_OFFER_ID, OfferBook
 
@@ -90,3 +90,69 @@ def test_uplift_spec_is_checksummed_and_old_specs_read(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match=r"uplift\.json: checksum mismatch"):
         OfferBook(tmp_path / "marketing").model_info()
     assert NO_OFFER_ID not in info["arms"]
+
+
+def _audience(n: int, seed: int = 0) -> tuple[list[str], pl.DataFrame, list[str], np.ndarray]:
+    """``n`` customers of four segments with skewed order values (a few large wholesalers)."""
+    rng = np.random.default_rng(seed)
+    ids = [f"c{k:05d}" for k in range(n)]
+    segments = [("At risk", "Lost", "Champions", "New")[k % 4] for k in range(n)]
+    values = rng.lognormal(5.0, 1.2, n)  # median 150, some in the thousands
+    return ids, pl.DataFrame(schema={"recency_days": pl.Float64}), segments, values
+
+
+def test_no_negative_value_offer_outside_the_exploration_share(tmp_path: Path) -> None:
+    book = OfferBook(tmp_path)
+    ids, features, segments, values = _audience(10_000)
+    picks = book.decide(ids, features, [], segments, values)
+    exploring = [p for p in picks if p["exploring"]]
+    settled = [p for p in picks if not p["exploring"]]
+    assert 0.085 <= len(exploring) / len(picks) <= 0.115  # the default share: 10%
+    # Nothing learned yet: outside the share no offer is worth its cost, so none is sent.
+    assert all(p["offer_id"] == NO_OFFER_ID for p in settled)
+    assert all(p["expected_value"] >= 0 for p in settled)
+    assert all(
+        p["reason"].startswith("no offer: none has a positive expected value") for p in settled
+    )
+    assert {p["offer_id"] for p in exploring} >= {"free-shipping", "10-percent-off"}
+    assert all(p["reason"].startswith("exploring: this customer is in the 10% exploration share")
+               for p in exploring)  # fmt: skip
+    # The segments learn: free shipping pays in "At risk" and "New", nothing in the others
+    # (60 responses per offer and segment, saved as the bandit's state in one go).
+    bandit = ThompsonBandit(DEFAULT_IDS, seed=0, per_segment=True)
+    for _ in range(60):
+        for segment in ("At risk", "New"):
+            bandit.update("free-shipping", 1.0, segment=segment)
+            bandit.update(NO_OFFER_ID, 0.0, segment=segment)
+        for segment in ("Lost", "Champions"):
+            bandit.update("10-percent-off", 0.0, segment=segment)
+            bandit.update("free-shipping", 0.0, segment=segment)
+    (tmp_path / "bandit.json").write_text(bandit.to_json(), encoding="utf-8")
+    picks = OfferBook(tmp_path).decide(ids, features, [], segments, values)
+    settled = [p for p in picks if not p["exploring"]]
+    negative = [p for p in settled if p["expected_value"] < 0]
+    assert not negative
+    sent = [p for p in settled if p["offer_id"] != NO_OFFER_ID]
+    assert sent and all(p["expected_value"] > 0 and p["propensity"] == 1.0 for p in sent)
+    assert {segments[ids.index(p["customer_id"])] for p in sent} == {"At risk", "New"}
+    assert sent[0]["reason"].startswith("Free shipping: expected value")
+
+
+def test_exploration_share_is_bounded_and_saved_with_the_catalog(tmp_path: Path) -> None:
+    book = OfferBook(tmp_path)
+    assert book.exploration_share() == 0.10
+    book.set_offer({"id": "15-off", "name": "15% off", "discount": 0.15})
+    assert book.set_exploration_share(0.0) == 0.0
+    again = OfferBook(tmp_path)
+    assert again.exploration_share() == 0.0 and [o.id for o in again.catalog()][-1] == "15-off"
+    ids, features, segments, values = _audience(2000, seed=1)
+    picks = again.decide(ids, features, [], segments, values, propensity=True)
+    assert not any(p["exploring"] for p in picks)
+    assert all(p["offer_id"] == NO_OFFER_ID and p["propensity"] == 1.0 for p in picks)
+    again.set_exploration_share(0.5)
+    picks = again.decide(ids[:50], features, [], segments[:50], values[:50], propensity=True)
+    chosen = [p for p in picks if p["exploring"]]
+    assert chosen and all(0 < p["propensity"] <= 1 for p in chosen)
+    with pytest.raises(InputError, match=r"between 0 and 0\.5"):
+        again.set_exploration_share(0.6)
+    assert again.exploration_share() == 0.5

@@ -1,6 +1,15 @@
 """The offer catalog, next-best-offer decisions (uplift models or a Thompson-sampling bandit)
 and offer-policy evaluation behind ``storewise offers``.
 
+**No offer that loses money, outside a bounded exploration share.** An offer is assigned only
+when its expected incremental value is positive at the current estimate (the uplift model's
+prediction, or the bandit's posterior mean). A bandit must also try offers it is unsure of to
+learn; that happens only for customers in the *exploration share* (default
+:data:`DEFAULT_EXPLORATION_SHARE`, at most :data:`MAX_EXPLORATION_SHARE`, set with ``storewise
+offers explore``), drawn afresh per customer whenever the segment's responses change. Those
+customers get the Thompson-sampling choice, which may have a negative expected value; their
+decision says ``exploring: true`` and why.
+
 Uplift models are stored without pickle as the campaign rows they were trained on
 (``uplift-campaign.csv``, checksummed in ``uplift.json``) and refitted when first needed. The
 JSON files are written and verified by :mod:`storewise.persist`."""
@@ -52,6 +61,10 @@ NO_OFFER_ID = "no-offer"
 CUSTOMER_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary")
 _PROPENSITY_DRAWS = 500
 _VERSION = 1
+#: Share of customers the bandit may explore with (offers whose expected value is not positive).
+DEFAULT_EXPLORATION_SHARE = 0.10
+#: The largest exploration share that can be set.
+MAX_EXPLORATION_SHARE = 0.5
 
 
 # -- offers ----------------------------------------------------------------------------------------
@@ -133,6 +146,47 @@ def _digest(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
+def _bandit_reason(
+    offer: CatalogOffer | None,
+    expected: float,
+    segment: str,
+    seen: float,
+    share: float,
+    *,
+    exploring: bool,
+    best: tuple[str, float],
+) -> str:
+    """Why the bandit chose what it chose, with the expected value and how much it has learned."""
+    learned = f"from {seen:g} responses so far in '{segment}'"
+    if exploring:
+        what = (
+            f"{offer.name}, expected value {expected:.2f} at the current estimate"
+            if offer is not None
+            else "no offer"
+        )
+        return (
+            f"exploring: this customer is in the {share:.0%} exploration share, where Thompson "
+            f"sampling tries offers to learn which pays ({learned}); it chose {what}"
+        )
+    if offer is not None:
+        return f"{offer.name}: expected value {expected:.2f} after its cost, {learned}"
+    name, value = best
+    return (
+        f"no offer: none has a positive expected value yet (best: {name}, {value:.2f}), "
+        f"{learned}; {share:.0%} of customers are offered one to learn"
+    )
+
+
+def _check_share(share: float) -> float:
+    """The exploration share if it is a number in [0, MAX_EXPLORATION_SHARE]; else InputError."""
+    value = float(share)
+    if not 0.0 <= value <= MAX_EXPLORATION_SHARE:
+        raise InputError(
+            f"exploration share must be between 0 and {MAX_EXPLORATION_SHARE}, got {share}"
+        )
+    return value
+
+
 def _read_csv(path: Path, what: str) -> pl.DataFrame:
     if not Path(path).is_file():
         raise InputError(f"{what} {path}: no such file")
@@ -170,29 +224,51 @@ class OfferBook:
     def _offers_path(self) -> Path:
         return self.folder / "offers.json"
 
+    def _settings(self) -> tuple[list[CatalogOffer], float]:
+        """The catalog and the exploration share in ``offers.json`` (defaults until saved)."""
+        path = self._offers_path
+        if not path.exists():
+            return list(DEFAULT_OFFERS), DEFAULT_EXPLORATION_SHARE
+        data, _ = persist.load(path, legacy=True)
+        try:
+            items = data["offers"]
+            share = float(data.get("exploration_share", DEFAULT_EXPLORATION_SHARE))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"offer catalog {path} is not valid: {exc}") from None
+        return [CatalogOffer.parse(o) for o in items], _check_share(share)
+
     def catalog(self) -> list[CatalogOffer]:
         """The catalog in ``offers.json``, or :data:`DEFAULT_OFFERS` until one is saved.
 
         ArtifactError when the file is unreadable or fails its checksum (catalogs saved before
         checksums are read as they are)."""
-        path = self._offers_path
-        if not path.exists():
-            return list(DEFAULT_OFFERS)
-        data, _ = persist.load(path, legacy=True)
-        try:
-            items = data["offers"]
-        except KeyError as exc:
-            raise InputError(f"offer catalog {path} is not valid: {exc}") from None
-        return [CatalogOffer.parse(o) for o in items]
+        return self._settings()[0]
 
-    def _save_catalog(self, offers: Sequence[CatalogOffer]) -> list[dict[str, Any]]:
+    def exploration_share(self) -> float:
+        """Share of customers the bandit may show an offer it is not sure pays (see the module)."""
+        return self._settings()[1]
+
+    def set_exploration_share(self, share: float) -> float:
+        """Set the exploration share (0 turns exploring off); returns it."""
+        value = _check_share(share)
+        with self._lock:
+            self._save_catalog(self.catalog(), share=value)
+        return value
+
+    def _save_catalog(
+        self, offers: Sequence[CatalogOffer], *, share: float | None = None
+    ) -> list[dict[str, Any]]:
         ids = [o.id for o in offers]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise InputError(f"offer ids must be unique; repeated: {', '.join(duplicates)}")
         if NO_OFFER_ID not in ids:
             offers = [DEFAULT_OFFERS[0], *offers]
-        payload = {"version": _VERSION, "offers": [o.model_dump() for o in offers]}
+        payload = {
+            "version": _VERSION,
+            "offers": [o.model_dump() for o in offers],
+            "exploration_share": self.exploration_share() if share is None else share,
+        }
         persist.save(self._offers_path, payload)
         return [o.model_dump() for o in offers]
 
@@ -250,7 +326,7 @@ class OfferBook:
         """Next-best offers of ``ids``: uplift models for the customers at ``positions`` (whose
         ``features`` rows are given, in order) when models exist, the bandit for the others."""
         ids = [str(c) for c in ids]
-        catalog = self.catalog()
+        catalog, share = self._settings()
         out: list[dict[str, Any] | None] = [None] * len(ids)
         uplift = self._uplift()
         if uplift is not None and positions:
@@ -266,6 +342,7 @@ class OfferBook:
                 [segments[k] for k in rest],
                 values[rest],
                 catalog,
+                share=share,
                 propensity=propensity,
             )
             for k, pick in zip(rest, picks, strict=True):
@@ -286,6 +363,7 @@ class OfferBook:
             "cost": round(float(row["cost"]), 4) if chosen else 0.0,
             "policy": policy,
             "propensity": 1.0,
+            "exploring": False,
             "reason": reason,
         }
 
@@ -331,8 +409,11 @@ class OfferBook:
         values: FloatArray,
         catalog: Sequence[CatalogOffer],
         *,
+        share: float,
         propensity: bool,
     ) -> list[dict[str, Any]]:
+        """Bandit choices (see the module notes): the best positive posterior-mean value, or a
+        Thompson draw for customers in the exploration ``share``."""
         paid = [o for o in catalog if o.id != NO_OFFER_ID]
         if not paid:
             reason = "the catalog has no offers besides no-offer"
@@ -340,9 +421,11 @@ class OfferBook:
         bandit = self._bandit(catalog)
         names = list(bandit.offers)
         col = {name: j for j, name in enumerate(names)}
-        draws = np.empty((len(ids), len(names)))
+        n = len(ids)
+        draws = np.empty((n, len(names)))
         means = np.empty_like(draws)
         seen: list[float] = []
+        exploring = np.zeros(n, dtype=bool)
         posteriors: dict[str, tuple[FloatArray, FloatArray]] = {}
         for k, (cid, segment) in enumerate(zip(ids, segments, strict=True)):
             if segment not in posteriors:
@@ -356,21 +439,24 @@ class OfferBook:
                 bandit.prior_alpha + bandit.prior_beta
             )
             seen.append(n_seen)
-            rng = np.random.default_rng(_digest(f"{bandit.seed}|{segment}|{n_seen:g}|{cid}"))
+            # Who explores is drawn afresh whenever the segment's responses change.
+            key = f"{bandit.seed}|{segment}|{n_seen:g}|{cid}"
+            exploring[k] = _digest(f"explore|{key}") / 2.0**64 < share
+            rng = np.random.default_rng(_digest(key))
             draws[k] = rng.beta(alpha, beta)
             means[k] = alpha / (alpha + beta)
         # One value computation for every row needed: each customer's Thompson draw, their
-        # posterior means (the value reported) and, for propensities, draws from the posterior.
+        # posterior means (the value reported) and, for the propensity of an exploring
+        # customer's random choice, draws from the posterior.
         blocks = [draws, means]
-        if propensity:
-            for k, cid in enumerate(ids):
-                rng = np.random.default_rng(_digest(f"propensity|{cid}|{seen[k]:g}"))
-                alpha, beta = posteriors[segments[k]]
-                blocks.append(rng.beta(alpha, beta, size=(_PROPENSITY_DRAWS, len(names))))
+        sampled = [k for k in range(n) if exploring[k]] if propensity else []
+        for k in sampled:
+            rng = np.random.default_rng(_digest(f"propensity|{ids[k]}|{seen[k]:g}"))
+            alpha, beta = posteriors[segments[k]]
+            blocks.append(rng.beta(alpha, beta, size=(_PROPENSITY_DRAWS, len(names))))
         theta = np.vstack(blocks)
-        n = len(ids)
         row_values = np.concatenate(
-            [values, values, *([np.repeat(values, _PROPENSITY_DRAWS)] if propensity else [])]
+            [values, values, *(np.repeat(values[k], _PROPENSITY_DRAWS) for k in sampled)]
         )
         base = theta[:, col[NO_OFFER_ID]]
         long = offer_math.offer_values(
@@ -385,25 +471,29 @@ class OfferBook:
         best = np.where(value.max(axis=0) > 0, np.argmax(value, axis=0), -1)
         uplift = long.get_column("uplift").to_numpy().reshape(len(paid), -1)
         cost = long.get_column("cost").to_numpy().reshape(len(paid), -1)
+        lows = {k: 2 * n + i * _PROPENSITY_DRAWS for i, k in enumerate(sampled)}
         out = []
         for k, cid in enumerate(ids):
-            j = int(best[k])
+            m = n + k  # the posterior-mean row of this customer
+            # Exploring customers get the Thompson draw's choice; everyone else the best offer
+            # at the posterior mean, which never has a negative expected value.
+            j = int(best[k] if exploring[k] else best[m])
             offer = paid[j] if j >= 0 else None
             row = {}
             if offer is not None:
-                m = n + k  # the posterior-mean row of this customer
                 row = {"expected_value": value[j, m], "uplift": uplift[j, m], "cost": cost[j, m]}
             pick = self._pick(cid, offer, row, "bandit", "")
-            pick["propensity"] = None  # a random choice: its probability is estimated on request
-            explore = " (exploring)" if offer is not None and pick["expected_value"] <= 0 else ""
-            pick["reason"] = (
-                f"Thompson sampling{explore}: learning which offer pays for customers in "
-                f"'{segments[k]}' from {seen[k]:g} responses so far"
-            )
-            if propensity:
-                lo = 2 * n + k * _PROPENSITY_DRAWS
-                sample = best[lo : lo + _PROPENSITY_DRAWS]
-                pick["propensity"] = round(float(np.mean(sample == j)), 4)
+            pick["exploring"] = bool(exploring[k])
+            top = int(np.argmax(value[:, m]))
+            pick["reason"] = _bandit_reason(
+                offer, pick["expected_value"], segments[k], seen[k], share,
+                exploring=bool(exploring[k]), best=(paid[top].name, float(value[top, m])),
+            )  # fmt: skip
+            if exploring[k]:
+                pick["propensity"] = None  # a random choice: estimated on request
+                if k in lows:
+                    sample = best[lows[k] : lows[k] + _PROPENSITY_DRAWS]
+                    pick["propensity"] = round(float(np.mean(sample == j)), 4)
             out.append(pick)
         return out
 

@@ -63,8 +63,9 @@ class RuleSet(BaseModel):
         default=0.0,
         ge=0.0,
         le=1.0,
-        description="Lift items outside the head (the most popular items making 20% of "
-        "interactions) by this much on a 0-1 relevance scale: 0 off, 1 the tail first.",
+        description="Weight of being in the long tail (outside the head: the most popular "
+        "items making 20% of interactions) against relevance, both on a 0-1 scale: 0 off, "
+        "0.5 a tail item gains the whole relevance range, 1 every tail item first.",
     )
     calibration: float = Field(
         default=0.0,
@@ -326,8 +327,9 @@ def rerank(
     ``similarity(candidates)`` returns the candidates' pairwise similarity matrix; it is
     computed once, and each pick only updates every candidate's similarity to the list.
     Each pick maximises ``(1 - c) * mmr - c * KL(target || list + item)`` where ``mmr`` is
-    ``(1 - d) * relevance - d * max similarity to the list`` and relevance is the score
-    scaled to 0-1 plus the long-tail boost for a tail item (``c`` calibration, ``d`` diversity).
+    ``(1 - d) * relevance - d * max similarity to the list``, relevance is
+    ``(1 - b) * score scaled to 0-1 + b * [item in the long tail]`` (``b`` the long-tail boost,
+    ``c`` calibration, ``d`` diversity) and ties go to the better-scored candidate.
     """
     diverse = rules.diversity > 0 and similarity is not None
     boost = rules.long_tail_boost if head is not None else 0.0
@@ -341,7 +343,7 @@ def rerank(
     spread = float(scores.max() - scores.min()) or 1.0
     relevance = (scores - scores.min()) / spread
     if boost and head is not None:
-        relevance = relevance + boost * ~head[candidates]
+        relevance = (1 - boost) * relevance + boost * ~head[candidates]
     pairwise = similarity(candidates) if diverse and similarity is not None else None
     closest = np.zeros(count)  # each candidate's highest similarity to the chosen items
     lam = 1.0 - rules.diversity

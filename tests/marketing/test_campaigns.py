@@ -14,9 +14,15 @@ from hypothesis import strategies as st
 from storewise.errors import InputError, NotFound
 from storewise.marketing.campaigns import (
     EMAIL_HEADER,
+    ads_rows,
     audience_rows,
     csv_header,
+    explain_audience,
+    hashed_email,
+    normalise_email,
+    render_audience,
     select_audience,
+    write_ads_audience,
     write_audience,
     write_audience_csv,
 )
@@ -175,3 +181,50 @@ def test_module_example_runs() -> None:
 
     result = doctest.testmod(campaigns)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_ad_platform_files_hold_only_normalised_hashed_emails() -> None:
+    # SHA-256 of "jane.doe@example.com", as Google Customer Match and Meta hash it.
+    digest = "86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d"
+    assert hashed_email(" Jane.Doe@EXAMPLE.com\t") == digest
+    assert normalise_email("jane .doe@example.com") == "jane.doe@example.com"
+    assert normalise_email("no-at-sign") is None and normalise_email("@example.com") is None
+    rows = [
+        {"customer_id": "a", "email": "Jane.Doe@example.com"},
+        {"customer_id": "b", "email": None},
+        {"customer_id": "c", "email": "jane.doe@example.com "},  # the same person twice
+        {"customer_id": "d", "email": "=cmd|' /C calc'!A0@x.io"},
+    ]
+    assert ads_rows(rows)[0] == digest and len(ads_rows(rows)) == 2
+    for platform, header in (("google", "Email"), ("meta", "email")):
+        out = io.StringIO()
+        assert write_ads_audience(rows, out, platform=platform) == 2
+        lines = out.getvalue().splitlines()
+        assert lines[0] == header and lines[1] == digest
+        assert all(len(line) == 64 and int(line, 16) >= 0 for line in lines[1:])
+        assert "a" not in out.getvalue().split()  # no customer id leaves
+        text, written = render_audience(rows, platform, n_items=0)
+        assert text == out.getvalue() and written == 2
+    with pytest.raises(InputError, match="use google, meta"):
+        write_ads_audience(rows, io.StringIO(), platform="tiktok")
+    with pytest.raises(InputError, match="use mailchimp, google, meta"):
+        render_audience(rows, "xlsx", n_items=0)
+
+
+def test_an_empty_audience_says_why_and_how_to_import_consent() -> None:
+    ids = [f"c{i}" for i in range(10)]
+    nobody = explain_audience(ids, pl.DataFrame(schema=CONSENT_SCHEMA), rows=0, with_email=0)
+    assert (nobody["considered"], nobody["without_consent_record"], nobody["rows"]) == (10, 10, 0)
+    assert nobody["note"].startswith("none of the 10 customers selected may be contacted: 10 have")
+    assert "consent_marketing" in nobody["note"] and "storewise ingest customers" in nobody["note"]
+    states = {"c0": {"marketing": "granted"}, "c1": {"marketing": "withdrawn"}}
+    some = explain_audience(ids, consent_frame(states), rows=1, with_email=1)
+    assert (some["with_marketing_consent"], some["withdrew_marketing_consent"]) == (1, 1)
+    assert some["without_consent_record"] == 8
+    assert some["note"].startswith("8 of the 10 customers selected have no marketing consent")
+    refused = explain_audience(["c1"], consent_frame(states), rows=0, with_email=0)
+    assert "1 withdrew it" in refused["note"]
+    empty = explain_audience([], consent_frame(states), rows=0, with_email=0)
+    assert "no customer matches" in empty["note"]
+    mail = explain_audience(["c0"], consent_frame(states), rows=0, with_email=0, email_only=True)
+    assert "has an e-mail address" in mail["note"]

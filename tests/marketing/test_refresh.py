@@ -9,7 +9,11 @@ from storewise.app import Services
 
 
 def _late_purchase(services: Services) -> None:
-    late = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A purchase at the store's latest event time (a purchase dated today would lie far after
+    the synthetic shop's history and be left out of the analysis)."""
+    last = services.store.events().get_column("ts").max()
+    assert isinstance(last, int)
+    late = datetime.fromtimestamp(last / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     report = services.ingest.records(
         "events",
         [{"customer_id": "late", "item_id": "I00001", "event_type": "purchase",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import statistics
@@ -109,6 +110,7 @@ def test_customer_value_fields_and_profile(services: Services) -> None:
         assert value["clv"] >= 0 and 0 <= value["p_alive"] <= 1
         # P(no purchase in 90 days) >= P(dropped out) = 1 - P(alive)
         assert 1 - value["p_alive"] - 2e-4 <= value["churn_risk"] <= 1
+        assert value["churn_horizon_days"] == 90
         assert value["expected_purchases_90d"] >= 0
         assert value["next_best_offer"]["offer_id"] in DEFAULT_IDS
     assert service.customer_value("never-seen") is None
@@ -151,7 +153,9 @@ def test_results_are_cached_until_the_store_changes(
     for customer in ids[:5]:
         assert service.customer_value(customer) is not None
     assert not computed  # unchanged store: nothing recomputed
-    late = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    last = services.store.events().get_column("ts").max()
+    assert isinstance(last, int)
+    late = datetime.fromtimestamp(last / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     report = services.ingest.records(
         "events",
         [
@@ -488,3 +492,97 @@ def test_audience_never_includes_customers_without_marketing_consent(
         patch.setattr(services.store, "consents", lambda: frame)
         rows = service.campaign_audience(n_items=0, offer=False, actor="test")
     assert {r["customer_id"] for r in rows} == granted
+
+
+def test_a_purchase_posted_far_after_the_history_does_not_move_the_clock(
+    services: Services,
+) -> None:
+    service = services.marketing
+    before = service.segments()
+    assert before["clock"]["left_out_transactions"] == 0 and before["warnings"] == []
+    last = services.store.events().get_column("ts").max()
+    assert isinstance(last, int)
+    stray = datetime.fromtimestamp(last / 1000 + 700 * 86400, UTC)  # as if posted today
+    records = [
+        {"customer_id": "walk-in", "item_id": "I00001", "event_type": "purchase",
+         "timestamp": stray.strftime("%Y-%m-%dT%H:%M:%SZ"), "price": 9.5},
+    ]  # fmt: skip
+    assert services.ingest.records("events", records).stored == 1
+    service.invalidate()
+    after = service.segments()
+    assert after["as_of"] == before["as_of"]
+    assert after["segments"] == before["segments"]  # nobody aged by 700 days
+    assert after["clock"]["left_out_transactions"] == 1
+    assert "1 transaction by 1 customer dated" in after["warnings"][0]
+    assert "left out: analyses are as of " + before["as_of"] in after["warnings"][0]
+    assert service.clv()["warnings"] == after["warnings"][:1]
+    assert service.customer_value("walk-in") is None
+
+
+def test_churn_risk_is_a_checked_lapse_probability(services: Services) -> None:
+    result = services.marketing.segments()
+    churn = result["churn"]
+    assert churn["horizon_days"] == 90 and "no purchase in the next 90 days" in churn["definition"]
+    check = churn["check"]
+    assert check is not None and check["customers"] > 50 and len(check["deciles"]) == 10
+    observed = [d["observed"] for d in check["deciles"]]
+    assert observed[-1] > observed[0]  # those predicted to lapse do so more often
+    churn_of = {s["name"]: s["mean_churn_risk"] for s in result["segments"] if s["customers"]}
+    assert churn_of["Hibernating"] > 0.5 > churn_of["Champions"]  # measured 0.86 and 0.24
+    assert churn_of["At risk"] > churn_of["Loyal"] > churn_of["Champions"]
+    # The synthetic shop covers 2024 only: forecasts say they assume no seasonality.
+    assert result["seasonality"]["applied"] is False
+    assert any("assume no seasonality" in note for note in result["notes"])
+    assert services.marketing.clv()["seasonality"]["applied"] is False
+
+
+def test_bandit_never_assigns_a_losing_offer_outside_the_exploration_share(
+    services: Services,
+) -> None:
+    service = services.marketing
+    ids = service.customer_table().get_column("customer_id").to_list()
+    picks = service.decide_offers(ids)
+    assert {p["policy"] for p in picks} == {"bandit"}
+    assert all(p["expected_value"] >= 0 for p in picks if not p["exploring"])
+    assert any(p["exploring"] for p in picks)
+    rows = service.campaign_audience(n_items=0, actor="test")
+    for row in rows:
+        assert row["offer_exploring"] or row["offer_value"] >= 0
+        if row["offer_exploring"]:
+            assert "exploring: this customer is in the 10% exploration share" in row["reasons"]
+
+
+def test_ads_audiences_are_hashed_consented_and_audited(services: Services, tmp_path: Path) -> None:
+    service = services.marketing
+    rows = service.campaign_audience(segment="At risk", n_items=0, offer=False, actor="test")
+    emails = [r["email"] for r in rows if r["email"]]
+    assert emails
+    wanted = {hashlib.sha256(e.strip().lower().encode()).hexdigest() for e in emails}
+    for fmt, header in (("google", "Email"), ("meta", "email")):
+        audience = service.build_audience(segment="At risk", actor="cli", fmt=fmt)
+        assert {r[header] for r in audience.rows} == wanted
+        assert audience.summary["with_marketing_consent"] == len(rows)
+        entry = services.audit.entries(1)[0]
+        assert (entry["actor"], entry["action"]) == ("cli", "ads_audience")
+        assert entry["details"]["format"] == fmt and entry["details"]["rows"] == len(wanted)
+        out = tmp_path / f"{fmt}.csv"
+        assert audience.save(out) == len(wanted)
+        lines = out.read_text(encoding="utf-8").splitlines()
+        assert lines[0] == header and set(lines[1:]) == wanted
+    with pytest.raises(InputError, match="unknown audience format"):
+        service.build_audience(actor="test", fmt="tiktok")
+
+
+def test_an_audience_without_consent_records_says_why(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = services.marketing
+    empty = services.store.consents().clear()
+    monkeypatch.setattr(services.store, "consents", lambda: empty)
+    audience = service.build_audience(segment="At risk", n_items=0, actor="test")
+    considered = service.customer_table().filter(pl.col("segment") == "At risk").height
+    assert audience.rows == [] and audience.summary["considered"] == considered
+    assert audience.summary["without_consent_record"] == considered
+    assert audience.summary["note"].startswith(f"none of the {considered} customers selected")
+    assert service.audience_preview(segment="At risk") == {**audience.summary, "with_email": 0}
+    assert services.audit.entries(1)[0]["details"]["rows"] == 0  # still recorded

@@ -13,7 +13,16 @@ consents, contacts and change sequence), :class:`Recommendations` (picks for an 
   :func:`~storewise.marketing.transactions.to_transactions` defines; the store groups them in
   SQL (:meth:`~storewise.store.base.Store.order_lines`) so Online Retail's 400k order lines
   arrive as 22k rows. The consent policy decides who is analysed (purpose ``analytics``).
-- **Cache.** The analysis (RFM as of the latest event; BG/NBD + Gamma-Gamma 12-month CLV) is
+- **Clock.** Analyses are "as of" the data's own latest day, not today: the latest transaction
+  day within a tolerance of the day by which 99% of transactions had happened
+  (:mod:`~storewise.marketing.clock` states the rule). Transactions far after the rest (an
+  event posted without a timestamp on historic data, say) are left out and the answers of
+  :meth:`MarketingService.segments` and :meth:`MarketingService.clv` warn about them.
+- **Churn and seasonality.** Churn risk is P(no purchase in the next 90 days), checked on the
+  shop's own last 90 days (:mod:`~storewise.marketing.churn`); forecasts use a seasonal index
+  when the history covers more than a year (:mod:`~storewise.marketing.seasonality`) and say
+  that they assume no seasonality otherwise.
+- **Cache.** The analysis (RFM, BG/NBD + Gamma-Gamma 12-month CLV, the churn check) is
   computed once and reused while the store's change sequence is unchanged (checked at most
   every :data:`CHECK_SECONDS`, so repeated profile calls cost a dictionary lookup). In a
   server (``refresh_in_background``), a changed store never recomputes inside a request: the
@@ -23,7 +32,12 @@ consents, contacts and change sequence), :class:`Recommendations` (picks for an 
   next-best offer is the one with the highest expected incremental value
   (:func:`~storewise.marketing.offers.offer_values`): from uplift models trained on a past
   campaign (``storewise offers train``) when there are some, else from a Thompson-sampling
-  bandit per RFM segment (``bandit.json``) that learns from posted responses.
+  bandit per RFM segment (``bandit.json``) that learns from posted responses. An offer with a
+  negative expected value is never assigned outside the bandit's bounded exploration share
+  (:mod:`~storewise.marketing.offer_book`).
+- **Audiences.** Customers with a recorded marketing grant, as an e-mail tool CSV or as a
+  hashed e-mail list for Google Customer Match or a Meta custom audience; every export is
+  audited, and an empty one says why (:func:`~storewise.marketing.campaigns.explain_audience`).
 
 Uplift models are stored without pickle as the campaign rows they were trained on
 (``uplift-campaign.csv``, checksummed in ``uplift.json``) and refitted when first needed: the
@@ -39,7 +53,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,6 +63,14 @@ import polars as pl
 
 from storewise.errors import InputError
 from storewise.marketing import campaigns
+from storewise.marketing.churn import (
+    CHURN_DEFINITION,
+    CHURN_HORIZON_DAYS,
+    ECE_WARNING,
+    ChurnCheck,
+    check_churn,
+)
+from storewise.marketing.clock import Clock, analysis_clock
 from storewise.marketing.clv_fit import (
     DEFAULT_DISCOUNT_RATE,
     DEFAULT_HORIZON_DAYS,
@@ -131,6 +153,31 @@ class _Analysis:
     clv_note: str | None
     excluded: int
     mean_order_value: float
+    clock: Clock
+    churn_check: ChurnCheck | None
+    churn_note: str | None
+
+    def warnings(self) -> list[str]:
+        """What a retailer should know about the data behind the figures."""
+        out = list(self.clock.warnings)
+        check = self.churn_check
+        if check is not None and check.ece > ECE_WARNING:
+            out.append(
+                f"churn risk was off by {check.ece * 100:.0f} percentage points on average on "
+                f"the last {check.horizon_days} days (predicted {check.predicted_share:.0%} "
+                f"lapsed, observed {check.observed_share:.0%}): use it to rank customers, not "
+                "as a rate"
+            )
+        return out
+
+    def notes(self) -> list[str]:
+        """How the forecasts were made, where a retailer should know it."""
+        out = []
+        if self.clv is not None and self.clv.seasonality_note:
+            out.append(self.clv.seasonality_note)
+        if self.churn_note:
+            out.append(self.churn_note)
+        return out
 
 
 def _as_date(value: date | datetime | str | None, what: str) -> date | None:
@@ -240,13 +287,19 @@ class MarketingService:
         if last_day is None or lines.filter(pl.col("value") >= 0).height == 0:
             return None
         transactions = to_transactions(lines)
-        latest = transactions.get_column("ts").max()
-        assert isinstance(latest, datetime)
-        as_of = max(last_day, latest.date())
-        scores = rfm_scores(transactions, as_of=as_of)
+        clock = analysis_clock(
+            transactions.get_column("ts").dt.date().to_list(),
+            latest_event=last_day,
+            customers=transactions.get_column("customer_id").to_list(),
+        )
+        as_of = clock.as_of
+        current = transactions.filter(pl.col("ts").dt.date() <= as_of)
+        if current.filter(pl.col("value") >= 0).height == 0:
+            return None
+        scores = rfm_scores(current, as_of=as_of)
         fit: ClvFit | None = None
         try:
-            fit = fit_clv_models(transactions, fit_until=as_of)
+            fit = fit_clv_models(current, fit_until=as_of)
             note = fit.note
         except InputError as exc:
             note = f"CLV not computed: {exc.message}"
@@ -256,7 +309,8 @@ class MarketingService:
             empty = ("p_alive", "churn_risk", "expected_purchases", "expected_purchases_90d",
                      "expected_spend", "clv")  # fmt: skip
             table = scores.with_columns(pl.lit(None, pl.Float64).alias(c) for c in empty)
-        purchases = transactions.filter(pl.col("value") >= 0).get_column("value")
+        check, churn_note = self._check_churn(current, as_of, fit)
+        purchases = current.filter(pl.col("value") >= 0).get_column("value")
         return _Analysis(
             fingerprint=fingerprint,
             as_of=as_of,
@@ -268,7 +322,26 @@ class MarketingService:
             clv_note=note,
             excluded=excluded,
             mean_order_value=float(np.mean(purchases.to_numpy())),
+            clock=clock,
+            churn_check=check,
+            churn_note=churn_note,
         )
+
+    @staticmethod
+    def _check_churn(
+        transactions: pl.DataFrame, as_of: date, fit: ClvFit | None
+    ) -> tuple[ChurnCheck | None, str | None]:
+        """Churn risk checked on the last 90 days: refit without them (starting from the full
+        fit's parameters), compare with who lapsed."""
+        if fit is None:
+            return None, None
+        cut = as_of - timedelta(days=CHURN_HORIZON_DAYS)
+        try:
+            return check_churn(transactions, cut=cut, start=fit.bgnbd.params), None
+        except InputError as exc:
+            return None, (
+                f"churn risk not checked on the last {CHURN_HORIZON_DAYS} days: {exc.message}"
+            )
 
     def _ready(self) -> _Analysis:
         analysis = self._analysis()
@@ -282,7 +355,8 @@ class MarketingService:
         return self._ready().table
 
     def segments(self) -> dict[str, Any]:
-        """RFM segments as of the latest event: size, revenue and their shares, mean CLV."""
+        """RFM segments as of the data's own latest day: size, revenue and their shares, mean
+        CLV and churn risk, with the clock rule, the churn check and any warnings."""
         analysis = self._ready()
         per_segment = analysis.table.group_by("segment").agg(
             pl.col("clv").mean().alias("mean_clv"), pl.col("churn_risk").mean().alias("churn")
@@ -312,6 +386,22 @@ class MarketingService:
             "excluded_for_consent": analysis.excluded,
             "segments": rows,
             "clv_note": analysis.clv_note,
+            "clock": analysis.clock.as_dict(),
+            "churn": self._churn_info(analysis),
+            "seasonality": analysis.clv.seasonality() if analysis.clv is not None else None,
+            "warnings": analysis.warnings(),
+            "notes": analysis.notes(),
+        }
+
+    @staticmethod
+    def _churn_info(analysis: _Analysis) -> dict[str, Any]:
+        """What churn risk means and how it did on the shop's own last 90 days."""
+        check = analysis.churn_check
+        return {
+            "definition": CHURN_DEFINITION,
+            "horizon_days": CHURN_HORIZON_DAYS,
+            "check": check.as_dict() if check is not None else None,
+            "note": analysis.churn_note,
         }
 
     def _row(self, customer_id: str) -> tuple[_Analysis, dict[str, Any]] | None:
@@ -329,10 +419,10 @@ class MarketingService:
     def customer_value(self, customer_id: str) -> dict[str, Any] | None:
         """Segment, RFM scores, 12-month CLV, P(alive), churn risk and next-best offer.
 
-        None for an unknown customer or one without purchases. CLV fields are None (with
-        ``clv_note``) when the store has too few customers to fit the models. Note that BG/NBD
-        lets a customer drop out only after a repeat purchase, so one-time buyers have
-        P(alive) = 1 (churn risk 0); their low ``expected_purchases_90d`` shows the inactivity.
+        None for an unknown customer or one without purchases (as of the analysis day). CLV
+        fields are None (with ``clv_note``) when the store has too few customers to fit the
+        models. ``churn_risk`` is P(no purchase in the next ``churn_horizon_days``); BG/NBD lets
+        a customer drop out only after a repeat purchase, so ``p_alive`` is 1 for one-time buyers.
         """
         found = self._row(customer_id)
         if found is None:
@@ -348,6 +438,7 @@ class MarketingService:
             "p_alive": _round(row["p_alive"], 4),
             "churn_risk": _round(row["churn_risk"], 4),
             "expected_purchases_90d": _round(row["expected_purchases_90d"], 3),
+            "churn_horizon_days": CHURN_HORIZON_DAYS,
             "value_as_of": analysis.as_of.isoformat(),
             "next_best_offer": self._decide([customer_id], analysis, propensity=True)[0],
         }
@@ -364,9 +455,10 @@ class MarketingService:
     ) -> dict[str, Any]:
         """Fitted BG/NBD and Gamma-Gamma parameters and CLV figures (see :class:`ClvFit`).
 
-        ``fit_until`` (default: the latest event's day) fits on purchases on or before it, each
-        customer's age measured at that day, as in the CDNOW papers. InputError when the data
-        are too few to fit BG/NBD.
+        ``fit_until`` (default: the analysis day, see the module notes) fits on purchases on or
+        before it, each customer's age measured at that day, as in the CDNOW papers. The answer
+        adds ``as_of`` and ``warnings`` (transactions far from the rest). InputError when the
+        data are too few to fit BG/NBD.
         """
         if time_unit not in UNIT_DAYS:
             raise InputError(f"time unit must be 'day' or 'week', got {time_unit!r}")
@@ -377,8 +469,9 @@ class MarketingService:
         key = (analysis.fingerprint, int(horizon_days), until, time_unit, float(discount_rate))
         default = (analysis.fingerprint, DEFAULT_HORIZON_DAYS, analysis.as_of, "week",
                    DEFAULT_DISCOUNT_RATE)  # fmt: skip
+        extra = {"as_of": analysis.as_of.isoformat(), "warnings": list(analysis.clock.warnings)}
         if key == default and analysis.clv is not None:
-            return analysis.clv.as_dict()
+            return {**analysis.clv.as_dict(), **extra}
         with self._lock:
             fit = self._clv_cache.get(key)
             if fit is None:
@@ -389,7 +482,7 @@ class MarketingService:
                 self._clv_cache[key] = fit
                 while len(self._clv_cache) > 8:
                     self._clv_cache.popitem(last=False)
-        return fit.as_dict()
+        return {**fit.as_dict(), **extra}
 
     # -- offers (the book holds the files; the service adds customer facts) ------------------------
     def offers(self) -> list[dict[str, Any]]:
@@ -504,17 +597,49 @@ class MarketingService:
         actor: str,
         email_only: bool = False,
     ) -> list[dict[str, Any]]:
-        """One row per customer to contact: the consent policy allows marketing (an explicit
-        grant), in the segment, CLV >= ``min_clv``; with e-mail (when they have one; only those
-        with ``email_only``), offer and ``n_items`` personal picks. Unknown segment: NotFound
-        listing the valid names. The export is recorded in the audit log as ``actor``'s."""
+        """One row per customer to contact (see :meth:`build_audience`, e-mail tool format):
+        the consent policy allows marketing (an explicit grant), in the segment, CLV >=
+        ``min_clv``; with e-mail (when they have one; only those with ``email_only``), offer
+        and ``n_items`` personal picks. The export is recorded in the audit log as ``actor``'s."""
+        return self.build_audience(
+            segment, min_clv, n_items, limit, offer, actor=actor, email_only=email_only
+        ).rows
+
+    def build_audience(
+        self,
+        segment: str | None = None,
+        min_clv: float | None = None,
+        n_items: int = 4,
+        limit: int | None = None,
+        offer: bool = True,
+        *,
+        actor: str,
+        email_only: bool = False,
+        fmt: str = "mailchimp",
+    ) -> campaigns.Audience:
+        """An audience export in ``fmt``: ``mailchimp`` (the Mailchimp/Klaviyo CSV with offer
+        and picks), ``google`` (Customer Match) or ``meta`` (custom audience), the last two
+        only customers with an e-mail, as SHA-256 of the normalised address.
+
+        Only customers whose marketing consent is recorded as granted are included; the
+        ``summary`` counts who was left out for consent and says why an empty audience is
+        empty. Unknown segment: NotFound listing the valid names. Every export is recorded in
+        the audit log as ``actor``'s (``campaign_audience`` or ``ads_audience``).
+        """
+        if fmt not in campaigns.AUDIENCE_FORMATS:
+            raise InputError(
+                f"unknown audience format {fmt!r}; use {', '.join(campaigns.AUDIENCE_FORMATS)}"
+            )
         if not 0 <= n_items <= campaigns.MAX_ITEMS:
             raise InputError(f"n_items must be between 0 and {campaigns.MAX_ITEMS}, got {n_items}")
+        ads = fmt != "mailchimp"
         analysis = self._ready()
         facts = self.facts
+        consents = facts.consents()
+        considered = campaigns.filter_scored(analysis.table, segment=segment, min_clv=min_clv)
         selected = campaigns.select_audience(
             analysis.table,
-            facts.consents(),
+            consents,
             segment=segment,
             min_clv=min_clv,
             limit=limit,
@@ -522,23 +647,60 @@ class MarketingService:
         )
         ids = [str(c) for c in selected.get_column("customer_id").to_list()]
         emails = facts.contacts(ids) if ids else {}
-        if email_only:
+        if email_only or ads:
             selected = selected.filter(pl.col("customer_id").is_in(list(emails)))
             ids = [c for c in ids if c in emails]
-        picks: dict[str, list[dict[str, Any]]] = {}
-        if ids and n_items:
-            for answer in self.recommendations.recommend_many(ids, n_items):
-                picks[str(answer.customer_id)] = [
-                    {"item_id": r.item_id, "title": r.title, "reasons": list(r.reasons)}
-                    for r in answer.items
-                ]
-        chosen = {p["customer_id"]: p for p in self.decide_offers(ids)} if offer and ids else None
-        rows = campaigns.audience_rows(
-            selected, emails=emails, picks=picks, offers=chosen, n_items=n_items
+        rows: list[dict[str, Any]]
+        if ads:
+            header = campaigns.ADS_HEADERS[fmt]
+            hashes = campaigns.ads_rows({"email": emails[c]} for c in ids)
+            rows = [{header: h} for h in hashes]
+        else:
+            picks: dict[str, list[dict[str, Any]]] = {}
+            if ids and n_items:
+                for answer in self.recommendations.recommend_many(ids, n_items):
+                    picks[str(answer.customer_id)] = [
+                        {"item_id": r.item_id, "title": r.title, "reasons": list(r.reasons)}
+                        for r in answer.items
+                    ]
+            chosen = (
+                {p["customer_id"]: p for p in self.decide_offers(ids)} if offer and ids else None
+            )
+            rows = campaigns.audience_rows(
+                selected, emails=emails, picks=picks, offers=chosen, n_items=n_items
+            )
+        summary = campaigns.explain_audience(
+            considered.get_column("customer_id").cast(pl.Utf8).to_list(),
+            consents,
+            rows=len(rows),
+            with_email=len(emails),
+            policy=self.policy,
+            email_only=email_only or ads,
         )
-        options = {"segment": segment, "min_clv": min_clv, "n_items": n_items, "limit": limit}
-        self.audit.exported(actor, "campaign_audience", rows=len(rows), options=options)
-        return rows
+        options: dict[str, Any] = {"segment": segment, "min_clv": min_clv, "limit": limit}
+        if ads:
+            options["format"] = fmt
+        else:
+            options["n_items"] = n_items
+        what = "ads_audience" if ads else "campaign_audience"
+        self.audit.exported(actor, what, rows=len(rows), options=options)
+        return campaigns.Audience(
+            format=fmt, rows=rows, summary=summary, n_items=n_items, email_only=email_only
+        )
+
+    def audience_preview(
+        self, segment: str | None = None, min_clv: float | None = None
+    ) -> dict[str, Any]:
+        """How many customers an audience would have and why not more (consent, e-mail), with
+        no personal data and so no audit entry: for screens that warn before an export."""
+        analysis = self._ready()
+        consents = self.facts.consents()
+        considered = campaigns.filter_scored(analysis.table, segment=segment, min_clv=min_clv)
+        ids = considered.get_column("customer_id").cast(pl.Utf8).to_list()
+        allowed = self.policy.allowed_ids(ids, consents, campaigns.MARKETING)
+        return campaigns.explain_audience(
+            ids, consents, rows=len(allowed), with_email=0, policy=self.policy
+        )
 
     @staticmethod
     def save_segment_chart(summary: dict[str, Any], path: Path) -> None:

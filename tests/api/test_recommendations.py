@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 from fastapi.testclient import TestClient
 
+from storewise.api import create_app
 from tests.api.shop import Shop
 
 
@@ -140,3 +142,114 @@ def test_guest_without_history_gets_trending(client: TestClient, shop: Shop) -> 
     answer = client.get("/v1/sessions/brand-new/recommendations", headers=shop.headers()).json()
     assert answer["policy"].startswith("cold-start")
     check_list(answer, 10)
+
+
+def _brands(shop: Shop) -> dict[str, str]:
+    """item_id -> brand, from the shop's generated catalog file."""
+    frame = pl.read_csv(next((shop.home / "csv").glob("*items*")))
+    return dict(zip(frame["item_id"].to_list(), frame["brand"].to_list(), strict=True))
+
+
+def test_fairness_parameters_shape_the_lists(client: TestClient, shop: Shop) -> None:
+    """Exposure caps per brand and category, long-tail boost and calibration on every list."""
+    headers, brands = shop.headers("read"), _brands(shop)
+    customer = shop.customers[3]
+    path = f"/v1/customers/{customer}/recommendations?n=8"
+    capped = check_list(client.get(path + "&max_per_brand=1", headers=headers).json(), 8)
+    assert len({brands[i] for i in capped}) == len(capped) > 0
+    tuned = client.get(
+        path + "&long_tail_boost=0.5&calibration=0.5&diversity=0.2&max_per_category=2",
+        headers=headers,
+    )
+    assert tuned.status_code == 200
+    categories = [i["category"] for i in tuned.json()["items"]]
+    assert max(categories.count(c) for c in categories) <= 2
+    similar = client.get(
+        f"/v1/items/{shop.items[0]}/similar?n=6&max_per_category=1", headers=headers
+    ).json()
+    assert len({i["category"] for i in similar["items"]}) == len(similar["items"]) > 0
+    trending = client.get("/v1/trending?n=6&max_per_brand=1", headers=headers).json()
+    assert len({brands[i] for i in check_list(trending)}) == len(trending["items"]) > 0
+    basket = client.post(
+        "/v1/recommendations/basket",
+        json={"items": shop.items[:3], "n": 5, "max_per_category": 1, "long_tail_boost": 0.3},
+        headers=headers,
+    )
+    assert basket.status_code == 200
+    assert len({i["category"] for i in basket.json()["items"]}) == len(basket.json()["items"])
+
+
+def test_fairness_parameters_are_validated(client: TestClient, shop: Shop) -> None:
+    """Out-of-range, non-numeric or NaN values are refused, naming the parameter."""
+    headers = shop.headers("read")
+    base = f"/v1/customers/{shop.customers[0]}/recommendations?"
+    for query, name in (
+        ("long_tail_boost=1.5", "long_tail_boost"),
+        ("calibration=-0.1", "calibration"),
+        ("calibration=nan", "calibration"),
+        ("diversity=lots", "diversity"),
+        ("max_per_brand=0", "max_per_brand"),
+        ("max_per_category=101", "max_per_category"),
+    ):
+        response = client.get(base + query, headers=headers)
+        assert response.status_code == 422, query
+        error = response.json()["error"]
+        assert error["code"] == "invalid_request" and name in error["message"], error
+    trending = client.get("/v1/trending?long_tail_boost=2", headers=headers)
+    assert trending.status_code == 422 and "long_tail_boost" in trending.json()["error"]["message"]
+    for body, name in (
+        ({"items": shop.items[:1], "diversity": 3}, "diversity"),
+        ({"items": shop.items[:1], "calibration": 0.5}, "calibration"),  # not for baskets
+        ({"items": shop.items[:1], "min_customers": 1}, "min_customers"),
+    ):
+        response = client.post("/v1/recommendations/basket", json=body, headers=headers)
+        assert response.status_code == 422 and name in response.json()["error"]["message"]
+
+
+def test_basket_k_can_be_raised_never_lowered(client: TestClient, shop: Shop) -> None:
+    """min_customers below the shop's basket_min_customers (5) is refused with the reason;
+    above it the policy names the k used."""
+    headers = shop.headers("read")
+    lower = client.post(
+        "/v1/recommendations/basket",
+        json={"items": shop.items[:2], "min_customers": 3},
+        headers=headers,
+    )
+    assert lower.status_code == 422
+    assert "at least 5" in lower.json()["error"]["message"]
+    higher = client.post(
+        "/v1/recommendations/basket",
+        json={"items": shop.items[:2], "min_customers": 8},
+        headers=headers,
+    )
+    assert higher.status_code == 200 and higher.json()["policy"].endswith(">= 8 customers")
+    default = client.post(
+        "/v1/recommendations/basket", json={"items": shop.items[:2]}, headers=headers
+    )
+    assert default.json()["policy"].endswith(">= 5 customers")
+
+
+def test_placement_settings_apply_under_request_parameters(
+    client: TestClient, module_shop: Shop, shop: Shop
+) -> None:
+    """A shop's placement defaults shape lists; a request's own parameter wins."""
+    settings = module_shop.settings(
+        api_key_cache_seconds=0.0,
+        placements={"for-you": {"max_per_brand": 1}},
+        basket_min_customers=6,
+    )
+    headers, brands = module_shop.headers("read"), _brands(shop)
+    path = f"/v1/customers/{module_shop.customers[4]}/recommendations?n=8"
+    plain = check_list(client.get(path, headers=headers).json())
+    with TestClient(create_app(settings)) as placed:
+        one_each = check_list(placed.get(path, headers=headers).json())
+        assert len({brands[i] for i in one_each}) == len(one_each) > 1
+        assert len({brands[i] for i in plain}) < len(plain)  # the default really binds
+        wider = check_list(placed.get(path + "&max_per_brand=100", headers=headers).json())
+        assert wider == plain
+        basket = placed.post(
+            "/v1/recommendations/basket",
+            json={"items": module_shop.items[:2], "min_customers": 5},
+            headers=headers,
+        )
+        assert basket.status_code == 422 and "at least 6" in basket.json()["error"]["message"]

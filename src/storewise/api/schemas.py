@@ -24,6 +24,19 @@ def _clean_text(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_clean_text)]
+MaxPer = Annotated[int, Field(ge=1, le=MAX_N)]
+Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+#: The list rules a request may set (fairness controls and diversity).
+RULE_FIELDS = frozenset({"max_per_category", "max_per_brand", "long_tail_boost", "diversity"})
+LONG_TAIL_BOOST = (
+    "0-1 (default 0): weight of being in the long tail, i.e. outside the most popular items "
+    "making 20% of interactions, against relevance; 1 puts every tail item first."
+)
+DIVERSITY = "0-1 (default 0): MMR diversity by product features; 1 is maximal."
+CALIBRATION = (
+    "0-1 (default 0): re-rank toward the customer's own category mix (Steck 2018); "
+    "1 follows the mix only."
+)
 Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
 N = Annotated[int, Field(ge=1, le=MAX_N, description="How many items to return (1-100).")]
 
@@ -108,6 +121,26 @@ class BasketIn(Strict):
 
     items: list[Id] = Field(min_length=1, max_length=MAX_N, description="Item ids in the basket.")
     n: N = 10
+    min_customers: int | None = Field(
+        default=None,
+        ge=2,
+        le=1_000_000,
+        description="Only pairs bought together by at least this many customers. It may raise "
+        "the shop's basket_min_customers (default 5), never lower it (else 422).",
+    )
+    max_per_category: MaxPer | None = Field(
+        default=None, description="At most this many items of one category."
+    )
+    max_per_brand: MaxPer | None = Field(
+        default=None, description="At most this many items of one brand."
+    )
+    long_tail_boost: Share | None = Field(default=None, description=LONG_TAIL_BOOST)
+    diversity: Share | None = Field(default=None, description=DIVERSITY)
+
+    def rules(self) -> dict[str, Any]:
+        """The list rules given in the body (the rest come from the placement's settings)."""
+        given: dict[str, Any] = self.model_dump(include=set(RULE_FIELDS), exclude_none=True)
+        return given
 
 
 class IdentifyIn(Strict):

@@ -1,16 +1,29 @@
-"""Answers out: personal recommendations, similar items, baskets, trending, guest sessions."""
+"""Answers out: personal recommendations, similar items, baskets, trending, guest sessions.
+
+Lists take the shop's placement rules (``Settings.placements``); the fairness and diversity
+parameters given in a request win over them, and the ones left out keep the placement's.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
 from storewise.api.auth import Read
 from storewise.api.deps import ServingDep, json_answer
 from storewise.api.routes.docs import ERRORS, NOT_FOUND
-from storewise.api.schemas import MAX_N, BasketIn, Id, RankedListOut, Scenario
+from storewise.api.schemas import (
+    CALIBRATION,
+    DIVERSITY,
+    LONG_TAIL_BOOST,
+    MAX_N,
+    BasketIn,
+    Id,
+    RankedListOut,
+    Scenario,
+)
 from storewise.app import RuleSet
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], responses=ERRORS)
@@ -21,6 +34,33 @@ Listed = Annotated[
     list[Id] | None,
     Query(max_length=MAX_N, description="Repeat the parameter or separate values by commas."),
 ]
+
+
+def list_rules(
+    max_per_category: Annotated[
+        int | None, Query(ge=1, le=MAX_N, description="At most this many items of one category.")
+    ] = None,
+    max_per_brand: Annotated[
+        int | None, Query(ge=1, le=MAX_N, description="At most this many items of one brand.")
+    ] = None,
+    long_tail_boost: Annotated[
+        float | None, Query(ge=0.0, le=1.0, allow_inf_nan=False, description=LONG_TAIL_BOOST)
+    ] = None,
+    diversity: Annotated[
+        float | None, Query(ge=0.0, le=1.0, allow_inf_nan=False, description=DIVERSITY)
+    ] = None,
+) -> dict[str, Any]:
+    """The exposure caps, long-tail boost and diversity a request sets (only those given)."""
+    given = {
+        "max_per_category": max_per_category,
+        "max_per_brand": max_per_brand,
+        "long_tail_boost": long_tail_boost,
+        "diversity": diversity,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+ListRules = Annotated[dict[str, Any], Depends(list_rules)]
 
 
 def _split(values: list[str] | None) -> tuple[str, ...]:
@@ -41,21 +81,30 @@ def customer_recommendations(
     customer_id: Annotated[Id, Path(description="The customer's id (unknown: cold start).")],
     engine: ServingDep,
     _key: Read,
+    fairness: ListRules,
     n: NQuery = 10,
     scenario: Annotated[Scenario, Query(description="for-you or buy-again.")] = "for-you",
     allow_repurchase: Annotated[
-        bool, Query(description="Mix items bought before with discovery.")
-    ] = False,
+        bool | None, Query(description="Mix items bought before with discovery (default no).")
+    ] = None,
     category: Listed = None,
     exclude: Listed = None,
+    calibration: Annotated[
+        float | None, Query(ge=0.0, le=1.0, allow_inf_nan=False, description=CALIBRATION)
+    ] = None,
 ) -> Response:
     """What to show a customer now, from their fresh history (events count at once); a
     customer who withdrew personalization consent gets popular items instead."""
-    rules = RuleSet(
-        allow_repurchase=allow_repurchase,
-        include_categories=_split(category),
-        exclude_items=_split(exclude),
-    )
+    given: dict[str, Any] = dict(fairness)
+    if allow_repurchase is not None:
+        given["allow_repurchase"] = allow_repurchase
+    if calibration is not None:
+        given["calibration"] = calibration
+    if category:
+        given["include_categories"] = _split(category)
+    if exclude:
+        given["exclude_items"] = _split(exclude)
+    rules = RuleSet(**given)
     answer = engine.recommend(customer_id, n, scenario=scenario, rules=rules)
     return json_answer(answer.to_dict())
 
@@ -71,10 +120,11 @@ def similar_items(
     item_id: Annotated[Id, Path(description="The item's id.")],
     engine: ServingDep,
     _key: Read,
+    fairness: ListRules,
     n: NQuery = 10,
 ) -> Response:
     """Items like this one (bought together, else similar features); unknown item: 404."""
-    return json_answer(engine.similar(item_id, n).to_dict())
+    return json_answer(engine.similar(item_id, n, rules=RuleSet(**fairness)).to_dict())
 
 
 @router.post(
@@ -85,20 +135,28 @@ def similar_items(
     openapi_extra=READ,
 )
 def basket(body: BasketIn, engine: ServingDep, _key: Read) -> Response:
-    """Items often bought with the basket's items (pairs seen with several customers)."""
-    return json_answer(engine.basket(body.items, body.n).to_dict())
+    """Items often bought with the basket's items: only pairs bought together by at least
+    the shop's basket_min_customers (default 5), which min_customers may raise."""
+    answer = engine.basket(
+        body.items, body.n, min_customers=body.min_customers, rules=RuleSet(**body.rules())
+    )
+    return json_answer(answer.to_dict())
 
 
 @router.get("/trending", response_model=RankedListOut, summary="Trending items", openapi_extra=READ)
 def trending(
     engine: ServingDep,
     _key: Read,
+    fairness: ListRules,
     n: NQuery = 10,
     country: Annotated[Id | None, Query(description="Popular in this country.")] = None,
     category: Annotated[Id | None, Query(description="Only this category.")] = None,
 ) -> Response:
     """What sells now, overall, in a country or in a category."""
-    return json_answer(engine.trending(n, country=country, category=category).to_dict())
+    rules = RuleSet(**fairness)
+    return json_answer(
+        engine.trending(n, country=country, category=category, rules=rules).to_dict()
+    )
 
 
 @router.get(
@@ -111,6 +169,7 @@ def session_recommendations(
     anonymous_id: Annotated[Id, Path(description="The guest's anonymous id.")],
     engine: ServingDep,
     _key: Read,
+    fairness: ListRules,
     n: NQuery = 10,
 ) -> Response:
     """For a guest, from what they did this session (or their account once identified)."""

@@ -108,6 +108,8 @@ At {{Company Name}} we accept cards, PayPal and bank transfer.
 """
 
 MS = 1_000
+#: The moment the test cards describe: order B200 (1 June 2024) is not yet dispatched.
+AS_OF = datetime(2024, 6, 3, 9, tzinfo=UTC)
 
 
 def ts(year: int, month: int, day: int) -> int:
@@ -169,6 +171,7 @@ def card() -> CustomerCard:
         profile={"name": "Ana Lopez", "country": "ES", "created_at": "2023-01-15T10:00:00"},
         insights={"segment": "promising", "clv": 300.0, "churn_risk": 0.2},
         consents={"personalization": True, "marketing": False},
+        as_of=AS_OF,
     )
 
 
@@ -179,6 +182,7 @@ def vip_card() -> CustomerCard:
         customer_events(),
         profile={"name": "Bo"},
         insights={"clv": 2500.0, "churn_risk": 0.8},
+        as_of=AS_OF,
     )
 
 

@@ -7,6 +7,7 @@ from datetime import UTC
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,13 +29,16 @@ from storewise.support import (
     build_card,
     classify_file,
     classify_messages,
+    is_double_charge,
     load_kb,
     placeholders,
+    read_kb,
     resolve_order,
 )
 from storewise.support.fill import canonical_placeholder
+from storewise.support.service import DEMO_KB
 
-from .conftest import TINY_KB_MD
+from .conftest import TINY_KB_MD, customer_events, ts
 
 
 def kinds(actions: list[Action]) -> list[str]:
@@ -86,31 +90,59 @@ def test_complaint_from_vip_is_escalated(tiny_assistant: Assistant, vip_card: Cu
     assert suggestion.intent == "complaint"
     assert [line.item_id for line in suggestion.order.lines] == ["G1"]
     assert {"replacement", "goodwill_coupon", "escalate"} <= set(kinds(suggestion.actions))
-    # the KB sentence naming the order needed an unknown response time and was dropped, so a
-    # short line names the order instead
+    # the KB sentence naming the order needed an unknown response time and was dropped; a
+    # short line names the order and its real state instead
     assert suggestion.answers[0].text == (
-        "Your order B200 of 1 June 2024: 3 × Gas canister.\n\nWe're sorry to hear that, Bo."
+        "Your order B200 of 1 June 2024 (3 × Gas canister) is being packed and should leave "
+        "our warehouse on 4 June 2024.\n\nWe're sorry to hear that, Bo."
     )
 
 
 def test_order_number_in_message_wins(tiny_assistant: Assistant, card: CustomerCard) -> None:
-    suggestion = tiny_assistant.suggest("please cancel order #a100", card)
+    suggestion = tiny_assistant.suggest("please cancel order #b200", card)
     assert suggestion.intent == "cancel_order"
     assert suggestion.order.how == "number"
+    assert suggestion.matched_order is not None and suggestion.matched_order.order_id == "B200"
+    assert suggestion.match == "order B200 named"
     text = suggestion.answers[0].text
-    assert text.startswith("Your order A100 of 5 March 2024 can be cancelled")
+    assert text.startswith(
+        "Your order B200 of 1 June 2024 (3 × Camping lantern and 3 × Gas canister) is being "
+        "packed and should leave our warehouse on 4 June 2024.\n\n"
+        "Your order B200 of 1 June 2024 can be cancelled"
+    )
     assert "3. Press Cancel Order." in text
     cancel = next(a for a in suggestion.actions if a.kind == "cancel_order")
-    assert (cancel.order_id, cancel.amount) == ("A100", 120.0)
+    assert (cancel.order_id, cancel.amount) == ("B200", 88.5)
+
+
+def test_no_cancellation_once_the_order_left_or_came_back(
+    tiny_assistant: Assistant, card: CustomerCard
+) -> None:
+    returned = tiny_assistant.suggest("please cancel order #a100", card)
+    assert returned.intent == "cancel_order" and returned.matched_order is not None
+    assert returned.matched_order.status == "returned"
+    assert "cancel_order" not in kinds(returned.actions)
+    assert returned.answers[0].text.startswith(
+        "Your order A100 of 5 March 2024 (Trail tent 2p) was returned on 20 March 2024."
+    )
+    later = build_card("C1", customer_events(), as_of="2024-06-10T12:00:00+00:00")
+    shipped = tiny_assistant.suggest("please cancel order B200", later)
+    assert shipped.matched_order is not None and shipped.matched_order.status == "delivered"
+    assert "cancel_order" not in kinds(shipped.actions)
+    assert "should have arrived by 7 June 2024" in shipped.answers[0].text
 
 
 def test_most_recent_order_by_default(tiny_assistant: Assistant, card: CustomerCard) -> None:
     suggestion = tiny_assistant.suggest("where is my order?", card)
     assert suggestion.intent == "track_order"
     assert suggestion.order.how == "recent"
+    assert suggestion.match.startswith("the message names no order or item")
     assert suggestion.answers[0].text.startswith(
-        "Hi Ana Lopez, your order B200 placed on 1 June 2024 is on its way."
+        "Your latest order B200 of 1 June 2024 (3 × Camping lantern and 3 × Gas canister) is "
+        "being packed"
     )
+    assert "Hi Ana Lopez, your order B200 placed on 1 June 2024" in suggestion.answers[0].text
+    assert "refund" not in kinds(tiny_assistant.suggest("refund please", card).actions)
 
 
 def test_unknown_customer_gets_a_generic_answer(tiny_assistant: Assistant) -> None:
@@ -343,3 +375,133 @@ def test_bitext_suggestions_are_personal_and_fast(
 def test_tiny_kb_text_constant_is_markdown() -> None:
     assert TINY_KB_MD.count("\n## ") == 7
     assert build_card("C1").known is False
+
+
+# -- the starter knowledge base: real states, billing, out of scope ----------------------
+
+
+@pytest.fixture(scope="module")
+def starter() -> Assistant:
+    return Assistant.from_kb(read_kb(DEMO_KB))
+
+
+def test_starter_kb_learns_double_charges_and_out_of_scope(starter: Assistant) -> None:
+    model = starter.intents  # the model alone, without the assistant's rule
+    for message in ("I was charged twice for order 536365", "I've been billed twice"):
+        assert model.predict(message).intent == "billing"
+    for message in ("what's the wifi password?", "are you hiring at the moment?"):
+        assert model.predict(message).intent == "out_of_scope"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "charged twice for order B200",
+        "you took the money two times for my order",
+        "There's a duplicate payment of £88.50 on my statement",
+        "I think I was double charged",
+    ],
+)
+def test_double_charges_go_to_billing(starter: Assistant, card: CustomerCard, message: str) -> None:
+    assert is_double_charge(message)
+    suggestion = starter.suggest(message, card)
+    assert (suggestion.intent, suggestion.handoff, suggestion.intent_rule) == (
+        "billing",
+        "billing",
+        "double charge",
+    )
+    assert not suggestion.needs_human
+    review = next(a for a in suggestion.actions if a.kind == "billing_review")
+    assert "refund" not in kinds(suggestion.actions)
+    if "B200" in message:
+        assert (review.order_id, review.amount) == ("B200", 88.5)
+        assert "Order B200 of 1 June 2024 came to 88.50" in suggestion.answers[0].text
+
+
+def test_double_charge_rule_targets_the_kb_billing_intent(tiny_kb: KnowledgeBase) -> None:
+    assert not is_double_charge("I want to change my order") and not is_double_charge("twice")
+    assistant = Assistant(tiny_kb, *_parts(tiny_kb))  # no billing intent in this KB
+    suggestion = assistant.suggest("I was charged twice for order 1234")
+    assert suggestion.handoff == "billing" and suggestion.intent_rule == "double charge"
+    assert kinds(suggestion.actions)[0] == "billing_review"
+    rows = classify_messages(["I was billed twice"], Assistant.from_kb(read_kb(DEMO_KB)))
+    assert rows[0].intent == "billing"
+
+
+@pytest.mark.parametrize(
+    "message", ["can you tell me the wi-fi code", "tell me something funny", "Wo ist mein Paket?"]
+)
+def test_out_of_scope_goes_to_a_person(
+    starter: Assistant, card: CustomerCard, message: str
+) -> None:
+    suggestion = starter.suggest(message, card)
+    assert suggestion.needs_human and suggestion.handoff == "human"
+    assert kinds(suggestion.actions) == ["escalate"]
+    assert all("B200" not in a.text for a in suggestion.answers)
+    assert classify_messages([message], starter)[0].intent is None
+
+
+def test_starter_answers_use_the_real_state(starter: Assistant, card: CustomerCard) -> None:
+    placed = starter.suggest("where is my lantern?", card)
+    assert placed.matched_order is not None and placed.matched_order.order_id == "B200"
+    assert [line.item_id for line in placed.matched_items] == ["L1"]
+    assert placed.answers[0].text.startswith(
+        "Hi Ana Lopez, your order B200 of 1 June 2024 (3 × Camping lantern) is being packed and "
+        "should leave our warehouse on 4 June 2024."
+    )
+    assert "on its way" not in " ".join(a.text for a in placed.answers)
+    returned = starter.suggest("where is the tent?", card)
+    assert "(Trail tent 2p) was returned on 20 March 2024." in returned.answers[0].text
+    assert starter.suggest("where is my order?", card).match.startswith("the message names no")
+
+
+def test_no_match_never_talks_about_another_order(starter: Assistant, card: CustomerCard) -> None:
+    suggestion = starter.suggest("I want to return the broken teapot", card)
+    assert suggestion.intent == "return_item"
+    assert (suggestion.matched_order, suggestion.matched_items) == (None, [])
+    assert suggestion.match == "no order or item of yours matches 'teapot'"
+    assert "refund" not in kinds(suggestion.actions)
+    text = suggestion.answers[0].text
+    assert text.startswith('I couldn\'t find "teapot" in any of your orders with us.')
+    assert "B200" not in text and "A100" not in text and "lantern" not in text.lower()
+    unknown = starter.suggest("where is order 999999?", card)
+    assert unknown.matched_order is None and unknown.match == "no order 999999 among your orders"
+    assert unknown.answers[0].text.startswith("I couldn't find order 999999 among your orders.")
+
+
+def test_refunds_only_for_what_was_named_and_not_yet_reversed(starter: Assistant) -> None:
+    events = customer_events().vstack(
+        pl.DataFrame(
+            {
+                "event_type": ["return"],
+                "item_id": ["G1"],
+                "title": ["Gas canister"],
+                "quantity": [3],
+                "price": [5.0],
+                "order_id": ["C900"],
+                "ts": [ts(2024, 6, 2)],
+            }
+        ),
+        in_place=False,
+    )
+    card = build_card("C1", events, as_of="2024-06-20", catalog={"L1": {"title": "lantern"}})
+    lantern = starter.suggest("please refund the lantern", card)
+    refund = next(a for a in lantern.actions if a.kind == "refund")
+    assert (refund.item_ids, refund.amount) == (["L1"], 73.5)  # not the gas, not the order
+    gas = starter.suggest("I want a refund for the gas canisters", card)
+    assert gas.matched_order is not None and gas.matched_order.status == "partly_cancelled"
+    assert "refund" not in kinds(gas.actions)  # already cancelled, nothing left to refund
+    assert gas.answers[0].text.startswith(
+        "Our records show that 3 × Gas canister from your order B200 of 1 June 2024 was "
+        "cancelled on 2 June 2024"
+    )
+
+
+def test_suggestion_json_carries_the_match(starter: Assistant, card: CustomerCard) -> None:
+    document = json.loads(starter.suggest("where is my lantern?", card).model_dump_json())
+    assert document["matched_order"]["order_id"] == "B200"
+    assert document["matched_order"]["status"] == "placed"
+    assert [i["item_id"] for i in document["matched_items"]] == ["L1"]
+    assert document["match"].startswith("'lantern' matches 3 × Camping lantern in order B200")
+    assert document["handoff"] is None and document["intent_rule"] is None
+    assert "order_history" not in document["card"] and "product_words" not in document["card"]

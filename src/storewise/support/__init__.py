@@ -9,25 +9,28 @@ Typical use (what ``storewise support load-kb`` and the API do)::
     card = build_card("C42", events, insights={"clv": 1800, "churn_risk": 0.7})
     suggestion = assistant.suggest("I want to return the lantern", card)
     suggestion.answers[0].text, suggestion.actions, suggestion.priority
+    suggestion.matched_order, suggestion.matched_items, suggestion.match, suggestion.handoff
 """
 
 from storewise.support.assistant import (
     Action,
     Assistant,
     AssistantConfig,
-    OrderMatch,
+    Handoff,
     Priority,
     SuggestedAnswer,
     Suggestion,
     classify_file,
     classify_messages,
+    is_double_charge,
     load_kb,
-    resolve_order,
 )
 from storewise.support.context import (
     CustomerCard,
     CustomerProfile,
+    Fulfilment,
     OrderLine,
+    OrderStatus,
     OrderSummary,
     ReturnSummary,
     SuggestedItem,
@@ -43,6 +46,7 @@ from storewise.support.intents import (
     evaluate_intents,
 )
 from storewise.support.kb import KBEntry, KnowledgeBase, read_kb
+from storewise.support.orders import OrderMatch, resolve_order, status_text
 from storewise.support.retrieve import RetrievedAnswer, Retriever
 
 __all__ = [
@@ -52,6 +56,8 @@ __all__ = [
     "Classification",
     "CustomerCard",
     "CustomerProfile",
+    "Fulfilment",
+    "Handoff",
     "IntentConfig",
     "IntentModel",
     "IntentPrediction",
@@ -60,6 +66,7 @@ __all__ = [
     "KnowledgeBase",
     "OrderLine",
     "OrderMatch",
+    "OrderStatus",
     "OrderSummary",
     "Priority",
     "RetrievedAnswer",
@@ -74,8 +81,10 @@ __all__ = [
     "classify_messages",
     "evaluate_intents",
     "fill_placeholders",
+    "is_double_charge",
     "load_kb",
     "placeholders",
     "read_kb",
     "resolve_order",
+    "status_text",
 ]

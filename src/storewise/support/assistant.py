@@ -3,13 +3,28 @@
 :meth:`Assistant.suggest` takes a message and the customer's :class:`CustomerCard` and
 returns a :class:`Suggestion`: the recognised intent and its confidence (below the
 threshold: ``needs_human``), the best KB answers with the customer's facts filled in, the
-order the customer most likely means, suggested next actions and a priority.
+order and lines the message refers to (``matched_order``, ``matched_items`` and a one-line
+``match`` explanation, see :mod:`storewise.support.orders`), suggested next actions, a
+priority and who should take over (``handoff``: ``billing`` or ``human``).
 
-Which order: one whose number appears in the message; else the order holding the item the
-message names best (title words, plural-insensitive); else the most recent order. The
-refund amount of a return is price x quantity of the matched lines (the order total when no
-line was named). Order-related answers that do not mention the order start with a short
-"Your order A100 of 1 June 2024: 2 × Lantern." line.
+Answers use the matched order's real state and dates (``{{Order Status}}``: "left our
+warehouse on 2 December 2010 and should have arrived by 7 December 2010", "was cancelled on
+17 May 2011"). When the message names an item or an order number the customer does not have,
+no order is matched and the answer says so instead of describing an unrelated order. A refund
+is only suggested for the lines the customer named (or, for an order named by number, its
+lines not yet cancelled or returned), never for a guess; a cancellation only while the order
+has not left the warehouse. Order-related answers start with a short "Your order A100 of 1 June
+2024 (2 × Lantern) was cancelled on 3 June 2024." line unless the KB answer tells the state
+itself (it has an ``{{Order Status}}`` slot), or with what could not be found.
+
+Two rules sit on top of the intent model, each for a reason the model cannot see:
+
+* **double charges** ("charged twice", "double charge", "billed twice", "duplicate payment")
+  go to the KB's billing intent (the first of ``double_charge_intents`` it has) and are
+  handed to billing: money taken twice must never be answered as an order change, and a KB
+  such as Bitext has no example of it;
+* **out of scope**: a confident ``out_of_scope`` intent (the starter KB has one: wifi
+  passwords, jobs, weather) or any uncertain intent hands the message to a person.
 
 When the intent is uncertain (``needs_human``) the answers come only from intents at least
 ``min_answer_probability`` likely, often none: a human reads the message, the card and the
@@ -24,7 +39,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -33,7 +47,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from storewise.errors import ArtifactError, InputError
 from storewise.privacy.spreadsheet import csv_writer
 from storewise.support.context import CustomerCard, OrderLine, OrderSummary
-from storewise.support.fill import ShopFacts, fill_placeholders
+from storewise.support.fill import (
+    ShopFacts,
+    canonical_placeholder,
+    fill_placeholders,
+    placeholders,
+)
 from storewise.support.intents import (
     INTENTS_ARRAYS,
     INTENTS_FILENAME,
@@ -43,24 +62,37 @@ from storewise.support.intents import (
     IntentPrediction,
 )
 from storewise.support.kb import KnowledgeBase, read_kb
-from storewise.support.retrieve import Retriever, tokenize
+from storewise.support.orders import (
+    OrderMatch,
+    day_text,
+    items_text,
+    mask_products,
+    resolve_order,
+    status_text,
+)
+from storewise.support.retrieve import Retriever
 
 __all__ = [
     "Action",
     "Assistant",
     "AssistantConfig",
+    "Handoff",
     "OrderMatch",
     "Priority",
     "SuggestedAnswer",
     "Suggestion",
     "classify_file",
     "classify_messages",
+    "is_double_charge",
     "load_kb",
     "resolve_order",
 ]
 
 Priority = Literal["low", "normal", "high"]
-ActionKind = Literal["refund", "replacement", "cancel_order", "goodwill_coupon", "escalate"]
+Handoff = Literal["billing", "human"]
+ActionKind = Literal[
+    "refund", "replacement", "cancel_order", "billing_review", "goodwill_coupon", "escalate"
+]
 
 
 class AssistantConfig(BaseModel):
@@ -85,9 +117,26 @@ class AssistantConfig(BaseModel):
     complaint_intents: frozenset[str] = frozenset(
         {"complaint", "damaged_item", "missing_item", "wrong_item"}
     )
-    human_intents: frozenset[str] = frozenset({"contact_human_agent", "contact_customer_service"})
+    human_intents: frozenset[str] = frozenset(
+        {"contact_human_agent", "contact_customer_service", "contact_human"}
+    )
+    out_of_scope_intents: frozenset[str] = Field(
+        default=frozenset({"out_of_scope"}),
+        description="intents meaning 'not something the shop's support answers': a person takes "
+        "over",
+    )
+    billing_intents: frozenset[str] = Field(
+        default=frozenset({"billing", "double_charge", "billing_issue"}),
+        description="intents the billing team handles",
+    )
+    double_charge_intents: tuple[str, ...] = Field(
+        default=("billing", "double_charge", "billing_issue", "payment_issue", "payment_problem"),
+        description="where a double charge goes: the first of these the KB has",
+    )
     privacy_intents: frozenset[str] = frozenset({"delete_account"})
-    other_urgent_intents: frozenset[str] = frozenset({"track_refund", "payment_issue"})
+    other_urgent_intents: frozenset[str] = frozenset(
+        {"track_refund", "payment_issue", "payment_problem", "billing", "double_charge"}
+    )
     order_intents: frozenset[str] = frozenset(
         {
             "track_order",
@@ -96,6 +145,7 @@ class AssistantConfig(BaseModel):
             "get_invoice",
             "check_invoice",
             "change_shipping_address",
+            "change_address",
             "where_is_my_order",
         }
     )
@@ -145,17 +195,6 @@ class Action(BaseModel):
     percent: int | None = None
 
 
-class OrderMatch(BaseModel):
-    """The order a message most likely refers to, and how it was found."""
-
-    model_config = ConfigDict(frozen=True)
-
-    order: OrderSummary | None = None
-    lines: list[OrderLine] = Field(default_factory=list, description="the items named")
-    how: Literal["number", "item", "recent", "unknown_number", "none"] = "none"
-    mentioned_number: str | None = None
-
-
 class Suggestion(BaseModel):
     """What the agent sees next to a customer's message."""
 
@@ -167,123 +206,116 @@ class Suggestion(BaseModel):
     priority: Priority
     actions: list[Action]
     order: OrderMatch
+    matched_order: OrderSummary | None = Field(
+        default=None, description="the order the message refers to (None: none matches)"
+    )
+    matched_items: list[OrderLine] = Field(
+        default_factory=list, description="the lines of it the message names"
+    )
+    match: str = Field(default="", description="how the order was found, or what did not match")
+    handoff: Handoff | None = Field(
+        default=None, description="who should take over: the billing team or a person"
+    )
+    intent_rule: str | None = Field(
+        default=None, description="the rule that set the intent instead of the model, if any"
+    )
     alternatives: list[tuple[str, float]] = Field(default_factory=list)
 
 
-_ORDER_REF = re.compile(
-    r"(?:\b(?:order|purchase|invoice|parcel|package)\s*(?:number|no\.?|id|#)?|#)\s*[:#]?\s*"
-    r"([A-Za-z0-9][A-Za-z0-9-]*\d[A-Za-z0-9-]*)",
+_AMOUNT_GAP = r"(?:[\w\s£$€,'-]|(?<=\d)\.(?=\d)){0,25}?"
+_DOUBLE_CHARGE = re.compile(
+    rf"\b(?:charged|charging|billed|debited|invoiced|paid|taken|took|deducted|withdrawn)\b"
+    rf"{_AMOUNT_GAP}"
+    r"\b(?:twice|two times|2 times|double|x2|2x|a second time)\b"
+    r"|\bdouble[- ]?(?:charged|charge|charges|billed|billing|payment|payments|debit|debited)\b"
+    r"|\bduplicate(?:d)? (?:charge|payment|transaction|debit|billing)s?\b"
+    r"|\b(?:two|2|multiple) (?:charges|payments|debits)\b"
+    r"|\bcharged (?:me )?(?:again|two)\b",
     re.IGNORECASE,
 )
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,}")
-_GENERIC_TITLE_WORDS = frozenset(
-    {
-        "set",
-        "pack",
-        "piece",
-        "size",
-        "small",
-        "large",
-        "medium",
-        "new",
-        "with",
-        "and",
-        "for",
-        "the",
-        "of",
-        "in",
-    }
-)
 
 
-def _norm_id(value: str) -> str:
-    value = value.strip().lstrip("#").lower()
-    return (value.lstrip("0") or value) if value.isdigit() else value
-
-
-def _title_words(text: str) -> set[str]:
-    return {t for t in tokenize(text) if len(t) >= 3 and not t.isdigit()} - _GENERIC_TITLE_WORDS
-
-
-def resolve_order(message: str, card: CustomerCard) -> OrderMatch:
-    """Find the order a message is about: by number, by item named, else the latest."""
-    by_id = {_norm_id(o.order_id): o for o in card.orders if o.order_id}
-    for token in _TOKEN.findall(message):
-        order = by_id.get(_norm_id(token))
-        if order is not None:
-            return OrderMatch(order=order, lines=_named_lines(message, [order])[1], how="number")
-    mentioned = _ORDER_REF.search(message)
-    order, lines = _named_lines(message, card.orders)
-    if order is not None:
-        return OrderMatch(order=order, lines=lines, how="item")
-    if mentioned:
-        return OrderMatch(how="unknown_number", mentioned_number=mentioned.group(1)[:40])
-    if card.orders:
-        return OrderMatch(order=card.orders[0], how="recent")
-    return OrderMatch()
-
-
-def _named_lines(
-    message: str, orders: list[OrderSummary]
-) -> tuple[OrderSummary | None, list[OrderLine]]:
-    """The order (most recent among ties) with the lines whose titles the message names."""
-    words = _title_words(message)
-    best: tuple[float, OrderSummary | None, list[OrderLine]] = (0.0, None, [])
-    for order in orders:  # most recent first: strict > keeps the latest on ties
-        scored = []
-        for line in order.items:
-            title = _title_words(line.title or "")
-            hits = len(words & title)
-            if hits:
-                scored.append((hits + hits / len(title), line))
-        if not scored:
-            continue
-        top = max(score for score, _ in scored)
-        if top > best[0]:
-            best = (top, order, [line for score, line in scored if score == top])
-    return best[1], best[2]
+def is_double_charge(message: str) -> bool:
+    """Whether a message reports being charged twice (a billing matter whatever the model says)."""
+    return _DOUBLE_CHARGE.search(message) is not None
 
 
 def _money(value: float, currency: str) -> str:
     return f"{currency}{value:,.2f}"
 
 
-def _day(value: date | datetime) -> str:
-    return f"{value.day} {value:%B %Y}"
-
-
-def _items_text(lines: list[OrderLine]) -> str | None:
-    names = []
-    for line in lines:
-        title = line.title or line.item_id
-        qty = int(line.quantity) if float(line.quantity).is_integer() else line.quantity
-        names.append(title if qty == 1 else f"{qty} × {title}")
-    if not names:
-        return None
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _facts(card: CustomerCard, match: OrderMatch, currency: str) -> dict[str, str]:
+    """The customer facts the answers' placeholders take, from the matched order."""
     facts: dict[str, str] = {}
     if card.name:
         facts["customer_name"] = card.name
-    if match.mentioned_number:
-        facts["order_number"] = match.mentioned_number
     order = match.order
     if order is None:
         return facts
     if order.order_id:
         facts["order_number"] = order.order_id
-    facts["order_date"] = _day(order.date)
+    facts["order_date"] = day_text(order.date)
+    facts["order_status"] = status_text(order, card.as_of, match.lines)
+    if order.shipped_date:
+        facts["shipped_date"] = day_text(order.shipped_date)
     if order.expected_delivery:
-        facts["delivery_date"] = _day(order.expected_delivery)
+        facts["delivery_date"] = day_text(order.expected_delivery)
     lines = match.lines or order.items
-    items = _items_text(lines)
+    items = items_text(lines)
     if items:
         facts["order_items"] = items
     facts["order_total"] = _money(order.total, currency)
-    facts["refund_amount"] = _money(sum(line.amount for line in lines), currency)
+    refundable = _refundable(match)
+    if refundable:
+        facts["refund_amount"] = _money(sum(line.open_amount for line in refundable), currency)
     return facts
+
+
+def _states_status(answer: str) -> bool:
+    """Whether a KB answer has an ``{{Order Status}}`` slot (then it tells the state itself)."""
+    return any(canonical_placeholder(name) == "order_status" for name in placeholders(answer))
+
+
+def _refundable(match: OrderMatch) -> list[OrderLine]:
+    """Lines a refund may cover: the named lines not yet cancelled or returned; for an order
+    named by number or date without items, all its open lines; nothing for a guess or when
+    the message named an item the order does not hold."""
+    order = match.order
+    if order is None or match.how == "recent":
+        return []
+    if match.named:
+        return [line for line in match.lines if line.open_quantity > 0]
+    return [line for line in order.items if line.open_quantity > 0]
+
+
+def _already_reversed(match: OrderMatch) -> str | None:
+    """ "was cancelled on 3 May 2011" when every named line was already cancelled/returned."""
+    lines = match.lines
+    if not lines or any(line.open_quantity > 0 for line in lines):
+        return None
+    cancelled = sum(line.cancelled_quantity for line in lines)
+    returned = sum(line.returned_quantity for line in lines)
+    verb = "cancelled" if cancelled >= returned else "returned"
+    days = [line.reversed_on for line in lines if line.reversed_on]
+    return f"was {verb} on {day_text(max(days))}" if days else f"was {verb}"
+
+
+def _not_found(match: OrderMatch) -> str | None:
+    """The sentence telling the customer what the assistant could not find."""
+    if match.how == "unknown_number" and match.mentioned_number:
+        return (
+            f"I couldn't find order {match.mentioned_number} among your orders. Could you check "
+            "the number on your confirmation e-mail?"
+        )
+    if match.how == "no_match" and match.named:
+        what = " or ".join(f'"{name}"' for name in match.unmatched or match.named)
+        return (
+            f"I couldn't find {what} in any of your orders with us. Could you send the order "
+            "number, or the item's name as it appears on your invoice?"
+        )
+    if match.how == "no_match":
+        return "I couldn't find an order of yours placed then. Could you send the order number?"
+    return None
 
 
 class Assistant:
@@ -363,6 +395,19 @@ class Assistant:
         """Batch intent routing: (message, intent or None when a human should answer, conf)."""
         return classify_messages(messages, self)
 
+    def route(self, message: str, prediction: IntentPrediction) -> IntentPrediction:
+        """The prediction after the double-charge rule: such a message goes to the KB's
+        billing intent (confidence 1) whatever the model guessed."""
+        if not is_double_charge(message):
+            return prediction
+        known = set(self.intents.classes_)
+        target = next((i for i in self.config.double_charge_intents if i in known), None)
+        if target is None:
+            return prediction
+        return prediction.model_copy(
+            update={"intent": target, "confidence": 1.0, "needs_human": False}
+        )
+
     def personalize(self, answer: str, card: CustomerCard | None = None, message: str = "") -> str:
         """One KB answer with the facts of ``card`` (and the order ``message`` names) filled."""
         card = card or CustomerCard.unknown()
@@ -373,8 +418,15 @@ class Assistant:
         """Suggest answers, actions and a priority for one message from one customer."""
         text = self._check(message)
         card = card or CustomerCard.unknown()
-        prediction = self.intents.predict(text)
         config = self.config
+        match = resolve_order(text, card)
+        masked = mask_products(text, match.products)
+        model = self.intents.predict(masked)
+        prediction = self.route(text, model)
+        rule = "double charge" if is_double_charge(text) else None
+        out_of_scope = (
+            not prediction.needs_human and prediction.intent in config.out_of_scope_intents
+        )
         if prediction.needs_human:
             likely = {
                 intent: p
@@ -382,48 +434,79 @@ class Assistant:
                 if p >= config.min_answer_probability
             }
             found = (
-                self.retriever.search(text, k=config.top_k, intent_probs=likely, restrict=True)
+                self.retriever.search(masked, k=config.top_k, intent_probs=likely, restrict=True)
                 if likely
                 else []
             )
         else:
-            found = self.retriever.search(text, k=config.top_k, intent=prediction.intent)
-        match = resolve_order(text, card)
+            found = self.retriever.search(masked, k=config.top_k, intent=prediction.intent)
         facts = _facts(card, match, self.shop.currency)
-        preface = self._preface(prediction, match) if config.personal_preface else ""
+        preface, always = (
+            self._preface(prediction, match) if config.personal_preface else ("", False)
+        )
         answers = []
         for hit in found:
             body = fill_placeholders(hit.text, facts, self.shop)
-            if preface and facts.get("order_number", "\x00") not in body:
+            if preface and (always or not _states_status(hit.text)):
                 intro = fill_placeholders(preface, facts, self.shop)
                 body = f"{intro}\n\n{body}" if intro and body else body or intro
             if body:
                 answers.append(SuggestedAnswer(text=body, score=hit.score, intent=hit.intent))
+        handoff: Handoff | None = None
+        if rule or (not prediction.needs_human and prediction.intent in config.billing_intents):
+            handoff = "billing"
+        elif prediction.needs_human or out_of_scope or prediction.intent in config.human_intents:
+            handoff = "human"
         return Suggestion(
             intent=prediction.intent,
             confidence=prediction.confidence,
-            needs_human=prediction.needs_human,
+            needs_human=prediction.needs_human or out_of_scope,
             answers=answers,
             card=card,
             priority=self._priority(prediction, card),
-            actions=self._actions(prediction, card, match, text),
+            actions=self._actions(prediction, card, match, rule),
             order=match,
-            alternatives=list(prediction.alternatives),
+            matched_order=match.order,
+            matched_items=list(match.lines),
+            match=match.explanation,
+            handoff=handoff,
+            intent_rule=rule,
+            alternatives=list(model.alternatives),
         )
 
-    def _preface(self, prediction: IntentPrediction, match: OrderMatch) -> str:
+    def _order_related(self, intent: str) -> bool:
         config = self.config
-        if prediction.needs_human or match.order is None:
-            return ""
+        return intent in (config.order_intents | config.urgent_intents | config.billing_intents)
+
+    def _preface(self, prediction: IntentPrediction, match: OrderMatch) -> tuple[str, bool]:
+        """The line put before an order-related answer, and whether it goes before every
+        answer: what could not be found, or that the named items were already cancelled or
+        returned (always); else the order with its state (when the answer does not tell it)."""
+        config = self.config
         intent = prediction.intent
-        if intent in config.refund_intents and match.lines:
+        if prediction.needs_human or not self._order_related(intent):
+            return "", False
+        missing = _not_found(match)
+        if missing:
+            return missing, True
+        if match.order is None:
+            return "", False
+        done = _already_reversed(match)
+        if done and intent in config.refund_intents | config.cancel_intents:
             return (
-                "Your order {{Order Number}} of {{Order Date}}: {{Order Items}} "
-                "(refund amount {{Refund Amount}})."
-            )
-        if intent in config.order_intents | config.urgent_intents:
-            return "Your order {{Order Number}} of {{Order Date}}: {{Order Items}}."
-        return ""
+                "Our records show that {{Order Items}} from your order {{Order Number}} of "
+                "{{Order Date}} " + done + ", so it has already been credited."
+            ), True
+        lead = "Your latest order" if match.how in ("recent", "latest") else "Your order"
+        if intent in config.refund_intents and match.lines:
+            return lead + (
+                " {{Order Number}} of {{Order Date}}: {{Order Items}} "
+                "(refund amount {{Refund Amount}}). It {{Order Status}}."
+            ), False
+        return (
+            lead + " {{Order Number}} of {{Order Date}} ({{Order Items}}) {{Order Status}}.",
+            False,
+        )
 
     def _segments(self, card: CustomerCard) -> tuple[bool, bool]:
         """(high value, at risk) of the card's customer under this config."""
@@ -449,48 +532,54 @@ class Assistant:
         return "normal"
 
     def _actions(
-        self, prediction: IntentPrediction, card: CustomerCard, match: OrderMatch, text: str
+        self,
+        prediction: IntentPrediction,
+        card: CustomerCard,
+        match: OrderMatch,
+        rule: str | None,
     ) -> list[Action]:
         config = self.config
         actions: list[Action] = []
         intent = None if prediction.needs_human else prediction.intent
         order = match.order
         order_id = order.order_id if order else match.mentioned_number
-        lines = match.lines or (order.items if order else [])
-        item_ids = [line.item_id for line in lines]
-        amount = round(sum(line.amount for line in lines), 2) if lines else None
-        if intent in config.refund_intents and order is not None:
+        refundable = _refundable(match)
+        if intent in config.refund_intents and refundable:
             actions.append(
                 Action(
                     kind="refund",
-                    label=f"Refund {_items_text(lines) or 'the order'}",
-                    reason="the customer asks for a refund or return",
+                    label=f"Refund {items_text(refundable, limit=3)}",
+                    reason="the customer asks for a refund or return of "
+                    + ("the items named" if match.named else f"order {order_id}"),
                     order_id=order_id,
-                    item_ids=item_ids,
-                    amount=amount,
+                    item_ids=[line.item_id for line in refundable],
+                    amount=round(sum(line.open_amount for line in refundable), 2),
                 )
             )
-        if (intent in config.refund_intents | config.complaint_intents) and match.lines:
+        named_open = [line for line in match.lines if line.open_quantity > 0]
+        if (intent in config.refund_intents | config.complaint_intents) and named_open:
             actions.append(
                 Action(
                     kind="replacement",
-                    label=f"Send a replacement for {_items_text(match.lines)}",
+                    label=f"Send a replacement for {items_text(named_open, limit=3)}",
                     reason="the message names an item of the order",
                     order_id=order_id,
-                    item_ids=[line.item_id for line in match.lines],
+                    item_ids=[line.item_id for line in named_open],
                 )
             )
-        if intent in config.cancel_intents and order is not None:
+        if intent in config.cancel_intents and order is not None and order.status == "placed":
             actions.append(
                 Action(
                     kind="cancel_order",
-                    label=f"Cancel order {order_id or 'of ' + _day(order.date)}",
-                    reason="the customer asks to cancel",
+                    label=f"Cancel order {order_id or 'of ' + day_text(order.date)}",
+                    reason="the customer asks to cancel and the order has not left the warehouse",
                     order_id=order_id,
                     item_ids=[line.item_id for line in order.items],
                     amount=order.total,
                 )
             )
+        if rule or intent in config.billing_intents:
+            actions.append(self._billing_action(match, order_id, rule))
         high_value, at_risk = self._segments(card)
         if intent in config.urgent_intents and high_value and at_risk:
             actions.append(
@@ -509,6 +598,26 @@ class Assistant:
             )
         return actions
 
+    def _billing_action(self, match: OrderMatch, order_id: str | None, rule: str | None) -> Action:
+        """Ask billing to check the payments of the matched order (or to find the charge)."""
+        order = match.order
+        why = "the customer reports a double charge" if rule else "a billing question"
+        if order is None:
+            return Action(
+                kind="billing_review",
+                label="Find the charge with billing: ask for the order number, date and amount",
+                reason=f"{why}; {match.explanation or 'no order matched'}",
+                order_id=match.mentioned_number,
+            )
+        return Action(
+            kind="billing_review",
+            label=f"Check the payments taken for order {order_id or day_text(order.date)} "
+            f"({order.total:,.2f}) and refund any duplicate",
+            reason=why,
+            order_id=order_id,
+            amount=order.total,
+        )
+
     def _escalation(
         self, prediction: IntentPrediction, card: CustomerCard, intent: str | None
     ) -> str | None:
@@ -518,6 +627,8 @@ class Assistant:
                 f"not sure what the customer wants (confidence {prediction.confidence:.2f}); "
                 "the message may be outside the knowledge base or in another language"
             )
+        if intent in config.out_of_scope_intents:
+            return "the message is outside what the shop's support answers"
         if intent in config.human_intents:
             return "the customer asks for a person"
         if intent in config.privacy_intents:
@@ -532,8 +643,10 @@ def classify_messages(
 ) -> list[Classification]:
     """Classify a batch of messages: (message, intent or None = human, confidence).
 
-    Blank lines are skipped; a line over ``max_chars`` (default: the assistant's limit,
-    5,000) raises InputError naming its line number.
+    With an :class:`Assistant`, its rules apply as in :meth:`Assistant.suggest` (double
+    charges to billing, out-of-scope messages to a person). Blank lines are skipped; a line
+    over ``max_chars`` (default: the assistant's limit, 5,000) raises InputError naming its
+    line number.
     """
     intents = model.intents if isinstance(model, Assistant) else model
     limit = max_chars or (model.config.max_message_chars if isinstance(model, Assistant) else 5000)
@@ -545,7 +658,14 @@ def classify_messages(
         if len(text) > limit:
             raise InputError(f"line {number}: message of {len(text)} characters; limit {limit}")
         messages.append(text)
-    return intents.classify(messages)
+    if not isinstance(model, Assistant):
+        return intents.classify(messages)
+    rows = []
+    for text, raw in zip(messages, intents.predict_many(messages), strict=True):
+        p = model.route(text, raw)
+        human = p.needs_human or p.intent in model.config.out_of_scope_intents
+        rows.append(Classification(text, None if human else p.intent, p.confidence))
+    return rows
 
 
 def classify_file(messages: str | Path, out: str | Path, model: Assistant | IntentModel) -> int:

@@ -5,8 +5,8 @@ Anonymized}}`` -> "order number") and resolved, in this order:
 
 1. followed by ``:`` it is a field label ("{{Order Number}}: please provide...") and is
    written as its own words;
-2. a **customer fact** (order number, customer name, order/delivery date, order items, order
-   total, refund amount) when the assistant knows it;
+2. a **customer fact** (order number, customer name, order/dispatch/delivery date, order
+   status, order items, order total, refund amount) when the assistant knows it;
 3. a **shop fact** (shop name, website, phone, email, live chat, hours) from
    :class:`ShopFacts`, or any placeholder named in ``ShopFacts.extra``;
 4. otherwise a fallback that keeps the sentence readable: shop facts become a generic phrase
@@ -47,6 +47,8 @@ CUSTOMER_FACTS: tuple[str, ...] = (
     "order_number",
     "customer_name",
     "order_date",
+    "order_status",
+    "shipped_date",
     "delivery_date",
     "order_items",
     "order_total",
@@ -72,6 +74,10 @@ _ALIASES: dict[str, str] = {
         "customer_name",
     ),
     **dict.fromkeys(["purchase date", "order date", "date of purchase"], "order_date"),
+    **dict.fromkeys(["order status", "delivery status", "shipping status"], "order_status"),
+    **dict.fromkeys(
+        ["shipped date", "shipping date", "dispatch date", "dispatched date"], "shipped_date"
+    ),
     **dict.fromkeys(
         ["delivery date", "estimated delivery date", "expected delivery date"], "delivery_date"
     ),

@@ -5,6 +5,8 @@ the other services: the composition root hands it these ports."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,7 +16,7 @@ from storewise.errors import NotFitted, NotFound
 from storewise.privacy.consent import ConsentPolicy
 from storewise.recommend.results import RankedList
 from storewise.support.assistant import Assistant, classify_file, load_kb
-from storewise.support.context import CustomerCard, build_card
+from storewise.support.context import CustomerCard, Fulfilment, build_card, catalog_words
 
 MAX_CARD_EVENTS = 2000
 #: A small starter knowledge base shipped with storewise (the demo's, and a template).
@@ -72,14 +74,19 @@ class SupportService:
         *,
         folder: Path,
         policy: ConsentPolicy,
+        fulfilment: Fulfilment | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.facts = facts
         self.recommendations = recommendations
         self.value = value
         self.policy = policy
         self.folder = folder
+        self.fulfilment = fulfilment or Fulfilment()
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._assistant: Assistant | None = None
         self._loaded_mtime = 0.0
+        self._words: tuple[int, frozenset[str]] = (0, frozenset())
 
     def _stamp(self) -> float:
         marker = self.folder / "kb.json"
@@ -121,6 +128,9 @@ class SupportService:
             for row in items.select("item_id", "title", "price", "in_stock", "category").to_dicts()
         }
         titled = events.join(items.select("item_id", "title"), on="item_id", how="left")
+        stamp = int(items["title"].hash().sum()) ^ items.height if items.height else 0
+        if stamp != self._words[0]:
+            self._words = (stamp, catalog_words(catalog))
         insights = self.value.customer_value(customer_id) or {}
         consents = store.consent_of(customer_id)
         picks = (
@@ -136,6 +146,9 @@ class SupportService:
             consents=consents,
             catalog=catalog,
             recommendations=picks,
+            as_of=self.clock(),
+            fulfilment=self.fulfilment,
+            product_words=self._words[1],
         )
 
     def _picks(self, customer_id: str, events: pl.DataFrame) -> list[dict[str, Any]]:

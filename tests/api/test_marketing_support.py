@@ -29,11 +29,37 @@ def test_audience_needs_a_known_segment(client: TestClient, shop: Shop) -> None:
     key_id = split_key(shop.keys["read"])[0]  # type: ignore[index]
     assert (entry["actor"], entry["action"]) == (f"api:{key_id}", "campaign_audience")
     assert entry["details"]["rows"] == len(rows)
+    summary = ok.json()["summary"]
+    assert summary["rows"] == len(rows) == summary["with_marketing_consent"]
+    assert summary["considered"] >= len(rows)
     unknown = client.post(
         "/v1/campaigns/audience", json={"segment": "Nobodies"}, headers=shop.headers("read")
     )
     assert unknown.status_code == 404
     assert "Champions" in unknown.json()["error"]["message"]
+
+
+def test_audience_files_for_ad_platforms(client: TestClient, shop: Shop) -> None:
+    for fmt, header in (("google", "Email"), ("meta", "email"), ("mailchimp", "Email Address")):
+        answer = client.post(
+            "/v1/campaigns/audience",
+            json={"format": fmt, "n_items": 0},
+            headers=shop.headers("read"),
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"].startswith("text/csv")
+        assert f'filename="audience-{fmt}.csv"' in answer.headers["content-disposition"]
+        lines = answer.text.splitlines()
+        assert lines[0].split(",")[0] == header
+        if fmt != "mailchimp":
+            assert all(len(line) == 64 for line in lines[1:])
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    entry = services.audit.entries(2)[1]
+    assert entry["action"] == "ads_audience" and entry["details"]["format"] == "meta"
+    bad = client.post(
+        "/v1/campaigns/audience", json={"format": "xlsx"}, headers=shop.headers("read")
+    )
+    assert bad.status_code == 422
 
 
 def test_offer_feedback(client: TestClient, shop: Shop) -> None:

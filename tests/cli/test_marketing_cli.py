@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -237,3 +239,71 @@ def test_cdnow_calibration_reproduced_through_the_cli(tmp_path: Path) -> None:
         for name, value in params.items():
             assert fitted[model][name] == pytest.approx(value, rel=0.01), (model, name)
     assert fitted["bgnbd"]["log_likelihood"] == pytest.approx(-9582.4, abs=0.5)
+
+
+def test_campaigns_build_for_ad_platforms(trained_home: Path, tmp_path: Path) -> None:
+    rows = run_json(trained_home, "campaigns", "build", "--n-items", "0", "--no-offer")
+    assert isinstance(rows, list)
+    wanted = {
+        hashlib.sha256(r["email"].strip().lower().encode()).hexdigest() for r in rows if r["email"]
+    }
+    assert wanted
+    for fmt, header in (("google", "Email"), ("meta", "email")):
+        out = tmp_path / f"{fmt}.csv"
+        code, output = run(trained_home, "campaigns", "build", "--format", fmt, "--out", str(out))
+        assert code == 0, output
+        assert f"wrote {len(wanted)} customers (hashed e-mails for {fmt})" in flat(output)
+        lines = out.read_text(encoding="utf-8").splitlines()
+        assert lines[0] == header and set(lines[1:]) == wanted
+        with build(Settings(home=trained_home)) as services:
+            entry = services.audit.entries(1)[0]
+        assert (entry["actor"], entry["action"]) == ("cli", "ads_audience")
+        assert entry["details"] == {
+            "rows": len(wanted), "segment": None, "min_clv": None, "limit": None, "format": fmt,
+        }  # fmt: skip
+    code, output = run(trained_home, "campaigns", "build", "--format", "meta", "--limit", "2")
+    assert code == 0 and output.splitlines()[0] == "email" and len(output.splitlines()) <= 3
+    code, output = run(trained_home, "campaigns", "build", "--format", "tiktok")
+    assert code == 2
+
+
+def test_an_empty_audience_says_why(tmp_path: Path) -> None:
+    """A shop whose orders came in without customer files has no consent on record."""
+    orders = tmp_path / "orders.csv"
+    rng = np.random.default_rng(5)
+    with orders.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["event_id", "customer_id", "item_id", "timestamp", "quantity", "value"])
+        for n in range(400):
+            day = int(rng.integers(0, 300))
+            writer.writerow([f"o{n}", f"c{n % 60}", "sku", _day(day), 1, 10 + n % 7])
+    home = tmp_path / "home"
+    code, output = run(home, "ingest", "orders", str(orders), "-q")
+    assert code == 0, output
+    out = tmp_path / "audience.csv"
+    code, output = run(home, "campaigns", "build", "--out", str(out))
+    assert code == 0, output
+    text = flat(output)
+    assert "wrote 0 customers" in text
+    assert (
+        "none of the 60 customers selected may be contacted: 60 have no marketing consent" in text
+    )
+    assert "consent_marketing" in text and "storewise ingest customers" in text
+    code, output = run(home, "segments")
+    assert code == 0 and "assume no seasonality" in flat(output)
+
+
+def _day(offset: int) -> str:
+    """A timestamp ``offset`` days after 2023-01-01."""
+    return (date(2023, 1, 1) + timedelta(days=offset)).isoformat() + "T10:00:00Z"
+
+
+def test_offers_exploration_share(trained_home: Path) -> None:
+    code, output = run(trained_home, "offers", "explore", "--share", "0.2")
+    assert code == 0 and "exploration share set to 20%" in flat(output)
+    listed = run_json(trained_home, "offers", "list")
+    assert isinstance(listed, dict) and listed["exploration_share"] == 0.2
+    code, output = run(trained_home, "offers", "list")
+    assert "exploration share 20%" in flat(output)
+    code, output = run(trained_home, "offers", "explore", "--share", "0.9")
+    assert code == 2 and "between 0 and 0.5" in flat(output)

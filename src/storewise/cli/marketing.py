@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from storewise.app import NO_OFFER_ID, write_audience, write_audience_csv
+from storewise.app import NO_OFFER_ID
 from storewise.cli.common import console, err_console, guarded, print_json, state
 from storewise.errors import InputError
 
@@ -70,9 +70,10 @@ def segments(
         Path | None, typer.Option("--plot", help="Write a PNG chart of the segments here.")
     ] = None,
 ) -> None:
-    """RFM segments as of the latest event: customers, revenue, value and churn risk.
+    """RFM segments as of the data's own latest day: customers, revenue, value, churn risk.
 
-    ``--json`` adds what each segment means and the usual action.
+    Churn risk is the probability of no purchase in the next 90 days, checked on the shop's
+    last 90 days. ``--json`` adds what each segment means, the clock rule and the checks.
     """
     with state(ctx).services() as services:
         result = services.marketing.segments()
@@ -90,7 +91,7 @@ def segments(
         "revenue",
         "revenue share",
         "mean CLV",
-        "churn risk",
+        "churn risk (90 days)",
         title=f"RFM segments as of {result['as_of']} ({result['customers']:,} customers)",
     )
     for row in result["segments"]:
@@ -106,8 +107,24 @@ def segments(
     console.print(table)
     if result["excluded_for_consent"]:
         console.print(f"{result['excluded_for_consent']:,} customers left out (analytics consent)")
-    if result["clv_note"]:
-        console.print(f"[yellow]note:[/] {result['clv_note']}")
+    check = (result.get("churn") or {}).get("check")
+    if check:
+        console.print(
+            f"churn risk checked on {check['window']}: predicted "
+            f"{check['predicted_lapse_share']:.0%} lapsed, observed "
+            f"{check['observed_lapse_share']:.0%} (mean gap by decile "
+            f"{check['calibration_error'] * 100:.1f} points)"
+        )
+    _notes(result.get("warnings"), result.get("notes"), result["clv_note"])
+
+
+def _notes(warnings: list[str] | None, notes: list[str | None] | None, *extra: str | None) -> None:
+    """Print warnings (data problems) and notes (how figures were made) after a table."""
+    for warning in warnings or []:
+        console.print(f"[red]warning:[/] {warning}")
+    for note in [*(notes or []), *extra]:
+        if note:
+            console.print(f"[yellow]note:[/] {note}")
 
 
 @guarded
@@ -156,9 +173,14 @@ def clv(
             _money(figures[k]) for k in ("total", "mean", "median")
         ))  # fmt: skip
         table.add_row("CLV share of the top 10%", _share(figures["top_decile_share"]))
+    season = result.get("seasonality") or {}
+    if season.get("applied"):
+        table.add_row(
+            "seasonal index",
+            " ".join(f"{month} {factor:.2f}" for month, factor in season["factors"].items()),
+        )
     console.print(table)
-    if result["note"]:
-        console.print(f"[yellow]note:[/] {result['note']}")
+    _notes(result.get("warnings"), [season.get("note")], result["note"])
 
 
 # -- offers ------------------------------------------------------------------------------------
@@ -188,14 +210,39 @@ def list_offers(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     with state(ctx).services() as services:
         offers = services.marketing.offers()
         info = services.marketing.offer_model_info()
+        share = services.marketing.exploration_share()
     if as_json:
-        print_json({"offers": offers, "uplift_model": info})
+        print_json({"offers": offers, "uplift_model": info, "exploration_share": share})
         return
     _show_offers(offers)
     if info is None:
         console.print("no uplift model: offers are chosen by the bandit (Thompson sampling)")
     else:
         console.print(f"uplift model trained {info['trained_at']} on {info['rows']:,} rows")
+    console.print(
+        f"exploration share {share:.0%}: only these customers may get an offer not yet known to "
+        "pay (change it with `storewise offers explore --share`)"
+    )
+
+
+@offers_app.command("explore")
+@guarded
+def explore(
+    ctx: typer.Context,
+    share: Annotated[
+        float,
+        typer.Option(
+            "--share", help="Share of customers the bandit may explore with (0 to 0.5).", min=0
+        ),
+    ],
+) -> None:
+    """Set how many customers the bandit may show an offer it is not yet sure pays.
+
+    Everyone else only gets an offer whose expected value is positive (or no offer).
+    """
+    with state(ctx).services() as services:
+        value = services.marketing.set_exploration_share(share)
+    console.print(f"exploration share set to {value:.0%}")
 
 
 @offers_app.command("set")
@@ -417,12 +464,23 @@ def pick(
         return
     console.print(
         f"{result['name']} ({result['offer_id']}): expected value {result['expected_value']:.2f} "
-        f"by {result['policy']}; {result['reason']}"
+        f"by {result['policy']}{' (exploring)' if result.get('exploring') else ''}; "
+        f"{result['reason']}"
     )
 
 
 # -- campaigns ---------------------------------------------------------------------------------
-campaigns_app = typer.Typer(help="Campaign audiences for e-mail tools (marketing consent only).")
+campaigns_app = typer.Typer(
+    help="Campaign audiences for e-mail tools and ad platforms (marketing consent only)."
+)
+
+
+class Format(StrEnum):
+    """Audience file format."""
+
+    mailchimp = "mailchimp"
+    google = "google"
+    meta = "meta"
 
 
 @campaigns_app.command("build")
@@ -450,15 +508,25 @@ def build(
     out: Annotated[
         Path | None, typer.Option("--out", help="CSV file to write (default: standard output).")
     ] = None,
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            help="mailchimp: CSV for Mailchimp/Klaviyo with offer and picks; google: Customer "
+            "Match list; meta: custom audience list (both SHA-256-hashed e-mails only).",
+        ),
+    ] = Format.mailchimp,
     as_json: JsonOpt = False,
 ) -> None:
     """Customers to contact (explicit marketing consent only) with offer and personal picks.
 
     First CSV column: "Email Address", which Mailchimp and Klaviyo import as the e-mail.
-    Customers without an e-mail keep an empty cell unless --email-only.
+    Customers without an e-mail keep an empty cell unless --email-only. With --format google
+    or meta the file holds only normalised, SHA-256-hashed e-mails under the header the
+    platform expects ("Email" for Google Customer Match, "email" for Meta).
     """
     with state(ctx).services() as services:
-        rows = services.marketing.campaign_audience(
+        audience = services.marketing.build_audience(
             segment=segment,
             min_clv=min_clv,
             n_items=n_items,
@@ -466,16 +534,26 @@ def build(
             offer=offer,
             actor="cli",
             email_only=email_only,
+            fmt=fmt.value,
         )
+    note = audience.summary.get("note")
     if as_json:
-        print_json(rows)
+        print_json(audience.rows)
+        if note:
+            err_console.print(f"note: {note}")
         return
     if out is None:
-        write_audience(rows, sys.stdout, n_items=n_items)
-        return
-    written = write_audience_csv(rows, out, n_items=n_items)
-    emails = sum(1 for r in rows if r["email"])
-    err_console.print(f"wrote {written:,} customers ({emails:,} with an e-mail address) to {out}")
+        audience.write(sys.stdout)
+    else:
+        written = audience.save(out)
+        if fmt is Format.mailchimp:
+            emails = sum(1 for r in audience.rows if r["email"])
+            detail = f"{emails:,} with an e-mail address"
+        else:
+            detail = f"hashed e-mails for {fmt.value}"
+        err_console.print(f"wrote {written:,} customers ({detail}) to {out}")
+    if note:
+        err_console.print(f"note: {note}")
 
 
 __all__ = ["campaigns_app", "clv", "offers_app", "segments"]

@@ -5,9 +5,9 @@ against who actually bought again.
 drop out only right after a repeat purchase, and on a shop where almost nobody seems to drop
 out (Online Retail's fitted dropout ``a`` is 0.003) it is 0 for everyone, "Lost" customers
 included. A lapse is observable instead: *no purchase in the next* :data:`CHURN_HORIZON_DAYS`
-*days*. Its probability under BG/NBD (``BGNBD.probability_no_purchase``) combines P(alive) with the chance that a live customer's purchase
-rate, as their history shows it, still gives no purchase in the window; with a seasonal index
-the window is measured on seasonal time.
+*days*. Its probability under BG/NBD (``BGNBD.probability_no_purchase``) combines P(alive)
+with the chance that a live customer's purchase rate, as their history shows it, still gives
+no purchase in the window; with a seasonal index the window is measured on seasonal time.
 
 **Calibration.** Chosen on validation periods only (Online Retail: who lapses from June to
 August 2011, predicted from before June; CDNOW: 90 days from 1997-12-31 and from 1998-03-31):

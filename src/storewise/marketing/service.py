@@ -162,11 +162,17 @@ class _Analysis:
         out = list(self.clock.warnings)
         check = self.churn_check
         if check is not None and check.ece > ECE_WARNING:
+            why = ""
+            if not check.seasonal and self.clv is not None and self.clv.seasonal is not None:
+                why = (
+                    " (the check could not use a seasonal index: the history before its window "
+                    "covers a year or less; today's forecasts do use one)"
+                )
             out.append(
                 f"churn risk was off by {check.ece * 100:.0f} percentage points on average on "
                 f"the last {check.horizon_days} days (predicted {check.predicted_share:.0%} "
-                f"lapsed, observed {check.observed_share:.0%}): use it to rank customers, not "
-                "as a rate"
+                f"lapsed, observed {check.observed_share:.0%}){why}: use it to rank customers, "
+                "not as a rate"
             )
         return out
 
@@ -500,6 +506,14 @@ class MarketingService:
     def remove_offer(self, offer_id: str) -> list[dict[str, Any]]:
         """Remove an offer from the catalog (NotFound listing the ids when it is not there)."""
         return self.book.remove_offer(offer_id)
+
+    def exploration_share(self) -> float:
+        """Share of customers the bandit may show an offer not yet known to pay (default 10%)."""
+        return self.book.exploration_share()
+
+    def set_exploration_share(self, share: float) -> float:
+        """Set the bandit's exploration share (0 to 0.5; 0 never explores); returns it."""
+        return self.book.set_exploration_share(share)
 
     def _features(
         self, ids: list[str], analysis: _Analysis | None

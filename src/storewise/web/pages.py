@@ -8,16 +8,14 @@ is computed here that a service does not provide.
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from storewise.app import MonthFigures, RankedList, RuleSet, Services, write_audience_csv
+from storewise.app import MonthFigures, RankedList, RuleSet, Services
 from storewise.errors import ArtifactError, InputError, NotFitted, NotFound
 from storewise.web.charts import hbar_chart, line_chart
 
@@ -384,9 +382,11 @@ def product(services: Services, item_id: str) -> dict[str, Any]:
 
 # -- segments and campaigns ----------------------------------------------------------------------
 def segments(services: Services) -> dict[str, Any]:
-    """Segment sizes and value (``MarketingService.segments``), with charts, for the builder."""
+    """Segment sizes and value (``MarketingService.segments``), with charts, for the builder,
+    and a warning when no customer may be contacted yet (no marketing consent recorded)."""
     try:
         summary: dict[str, Any] = services.marketing.segments()
+        preview: dict[str, Any] = services.marketing.audience_preview()
     except InputError as exc:  # no purchases yet: nothing to segment
         return {"summary": None, "message": exc.message, "segments": []}
     rows: list[dict[str, Any]] = summary.get("segments") or []
@@ -394,6 +394,7 @@ def segments(services: Services) -> dict[str, Any]:
         "summary": summary,
         "message": None,
         "segments": rows,
+        "consent_note": preview["note"] if not preview["with_marketing_consent"] else None,
         "size_chart": hbar_chart(
             [(r["name"], float(r["customers"])) for r in rows], title="Customers per segment"
         ),
@@ -408,17 +409,21 @@ def segments(services: Services) -> dict[str, Any]:
 
 
 def audience_csv(
-    services: Services, segment: str, min_clv: float | None, n_items: int, *, actor: str
+    services: Services,
+    segment: str,
+    min_clv: float | None,
+    n_items: int,
+    *,
+    actor: str,
+    fmt: str = "mailchimp",
 ) -> str:
-    """A campaign audience as CSV text, built by the marketing service (which records the
-    export as ``actor``'s) and written in the CLI's exact format."""
-    rows = services.marketing.campaign_audience(
-        segment=segment or None, min_clv=min_clv, n_items=n_items, actor=actor
+    """A campaign audience as CSV text in ``fmt`` (``mailchimp``, ``google`` or ``meta``),
+    built by the marketing service (which records the export as ``actor``'s) and written in
+    the CLI's exact format."""
+    audience = services.marketing.build_audience(
+        segment=segment or None, min_clv=min_clv, n_items=n_items, actor=actor, fmt=fmt
     )
-    with tempfile.TemporaryDirectory(prefix="storewise-audience-") as folder:
-        path = Path(folder) / "audience.csv"
-        write_audience_csv(rows, path, n_items=n_items)
-        return path.read_text(encoding="utf-8")
+    return audience.text()
 
 
 # -- models --------------------------------------------------------------------------------------

@@ -143,7 +143,7 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
             on_items=serving.refresh_catalog,
         ),
         training=Training(store, models_dir=settings.bundles_dir, policy=policy),
-        insights=Insights(store, models_dir=settings.bundles_dir),
+        insights=Insights(store, models_dir=settings.bundles_dir, policy=policy),
         marketing=marketing,
         support=support,
         keys=store.keys(),

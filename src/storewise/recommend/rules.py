@@ -142,15 +142,19 @@ def head_mask(popularity: np.ndarray, share: float = HEAD_SHARE) -> np.ndarray:
     return mask
 
 
-def calibration_target(history: History, categories: np.ndarray) -> dict[str, float]:
-    """The customer's category mix: shares among the items they bought or rated (every item
-    of their history when there is none); empty without a history or known categories."""
+def mix_items(history: History) -> np.ndarray:
+    """The items a customer's category mix is taken from: those they bought or rated, every
+    item of their history when there is none."""
     if history.is_empty:
-        return {}
+        return np.empty(0, np.int64)
     items = history.owned()
-    if not items.size:
-        items = history.item_set()
-    known = [str(c) for c in categories[items] if c]
+    return items if items.size else history.item_set()
+
+
+def calibration_target(history: History, categories: np.ndarray) -> dict[str, float]:
+    """The customer's category mix: shares of each known category among :func:`mix_items`;
+    empty without a history or known categories."""
+    known = [str(c) for c in categories[mix_items(history)] if c]
     if not known:
         return {}
     values, counts = np.unique(known, return_counts=True)

@@ -126,8 +126,9 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
     support = SupportService(
         store, serving, marketing, folder=settings.home / "support", policy=policy
     )
+    insights = Insights(store, models_dir=settings.bundles_dir, policy=policy)
     customers = Customers(
-        store, policy=policy, audit=audit, value=marketing, hooks=(serving, marketing)
+        store, policy=policy, audit=audit, value=marketing, hooks=(serving, marketing, insights)
     )
     return Services(
         settings=settings,
@@ -143,7 +144,7 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
             on_items=serving.refresh_catalog,
         ),
         training=Training(store, models_dir=settings.bundles_dir, policy=policy),
-        insights=Insights(store, models_dir=settings.bundles_dir, policy=policy),
+        insights=insights,
         marketing=marketing,
         support=support,
         keys=store.keys(),

@@ -69,7 +69,9 @@ def test_who_is_audited_and_how_active_they_were() -> None:
     plain = result["variants"]["plain"]
     assert result["customers"] == plain["overall"]["customers"] == 3
     assert sum(g["customers"] for g in plain["activity"].values()) == 3
-    assert list(plain["country"]) == ["other countries"]  # fewer than 10 per country
+    assert plain["country"] == {
+        "other countries": {"customers": 3} | dict.fromkeys(fairness.FIGURES)
+    }
     overall = plain["overall"]
     assert 0 <= overall["ndcg"] <= 1 and 0 <= overall["long_tail_share"] <= 1
     assert 0 <= overall["gini"] <= 1 and overall["arp"] > 0
@@ -96,10 +98,17 @@ def test_audit_of_the_served_configuration(trained_services: Services) -> None:
         assert set(variant["activity"]) <= set(fairness.ACTIVITY_LEVELS)
         total = sum(g["customers"] for g in variant["country"].values())
         assert total == result["customers"]
-        assert all(math.isfinite(g["ndcg"]) for g in variant["activity"].values())
+        for group in [*variant["activity"].values(), *variant["country"].values()]:
+            shown = group["customers"] >= fairness.MIN_GROUP_CUSTOMERS
+            assert (group["ndcg"] is not None) == shown  # small groups: their size only
+            assert group["ndcg"] is None or math.isfinite(group["ndcg"])
     again = trained_services.insights.fairness({"plain": RuleSet()}, test_days=30)
     assert trained_services.insights._audit is setup  # same bundle and data: no refit
     assert again["variants"]["plain"] == result["variants"]["plain"]
+    customer = trained_services.store.customers()["customer_id"][0]
+    receipt = trained_services.customers.erase(customer)
+    assert receipt["removed"]["fairness_audit_fits"] == 1
+    assert trained_services.insights._audit is None  # the fit held their history
 
 
 def test_audit_needs_a_trained_model(trained_services: Services) -> None:

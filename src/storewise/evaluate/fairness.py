@@ -48,9 +48,12 @@ from storewise.recommend.rules import (
 from storewise.schema import from_ms
 
 ACTIVITY_LEVELS = ("new", "light", "regular", "heavy")
-#: Countries with fewer audited customers are pooled (a figure over a handful says little).
-MIN_COUNTRY_CUSTOMERS = 10
+#: Countries with fewer audited customers are pooled, and a group still smaller shows its
+#: size only: a figure over a handful says little and comes close to one person's.
+MIN_GROUP_CUSTOMERS = 10
 OTHER_COUNTRIES = "other countries"
+#: Per-customer figures averaged overall and per group.
+FIGURES = ("ndcg", "hit_rate", "arp", "long_tail_share", "miscalibration")
 BATCH = 512
 
 
@@ -301,7 +304,7 @@ def measure(setup: AuditSetup, lists: Sequence[Sequence[int]], k: int = 10) -> d
     for row in rows:
         sizes[str(row["country"])] = sizes.get(str(row["country"]), 0) + 1
     for row in rows:
-        if sizes[str(row["country"])] < MIN_COUNTRY_CUSTOMERS:
+        if sizes[str(row["country"])] < MIN_GROUP_CUSTOMERS:
             row["country"] = OTHER_COUNTRIES
     return {
         "overall": overall,
@@ -319,18 +322,25 @@ def _summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Means over customers (miscalibration over those with a known category mix)."""
     calibrated = [r["miscalibration"] for r in rows if r["miscalibration"] is not None]
     out: dict[str, Any] = {"customers": len(rows)}
-    for name in ("ndcg", "hit_rate", "arp", "long_tail_share"):
+    for name in FIGURES[:-1]:
         out[name] = float(np.mean([r[name] for r in rows])) if rows else 0.0
     out["miscalibration"] = float(np.mean(calibrated)) if calibrated else None
     return out
 
 
 def _grouped(rows: Sequence[Mapping[str, Any]], key: str) -> dict[str, dict[str, Any]]:
+    """Figures per group, largest first; a group under :data:`MIN_GROUP_CUSTOMERS` shows
+    its size only."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(str(row[key]), []).append(row)
     ordered = sorted(groups.items(), key=lambda kv: (kv[0] == OTHER_COUNTRIES, -len(kv[1]), kv[0]))
-    return {name: _summary(members) for name, members in ordered}
+    return {
+        name: _summary(members)
+        if len(members) >= MIN_GROUP_CUSTOMERS
+        else {"customers": len(members)} | dict.fromkeys(FIGURES)
+        for name, members in ordered
+    }
 
 
 def audit(setup: AuditSetup, variants: Mapping[str, RuleSet], k: int = 10) -> dict[str, Any]:
@@ -354,6 +364,7 @@ def audit(setup: AuditSetup, variants: Mapping[str, RuleSet], k: int = 10) -> di
 
 __all__ = [
     "ACTIVITY_LEVELS",
+    "FIGURES",
     "AuditSetup",
     "activity_level",
     "audit",

@@ -92,5 +92,11 @@ class Insights:
                 self._audit = (key, setup)
             return fairness.audit(self._audit[1], variants, k)
 
+    def forget(self, customer_id: str) -> dict[str, int]:
+        """Drop the kept audit fit, which holds customers' histories (an erasure hook)."""
+        with self._audit_lock:
+            kept, self._audit = self._audit is not None, None
+        return {"fairness_audit_fits": int(kept)}
+
 
 __all__ = ["Insights", "ItemAudience", "MonthFigures"]

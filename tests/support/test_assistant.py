@@ -34,11 +34,14 @@ from storewise.support import (
     placeholders,
     read_kb,
     resolve_order,
+    with_out_of_scope,
 )
+from storewise.support.assistant import OUT_OF_SCOPE_KB
 from storewise.support.fill import canonical_placeholder
+from storewise.support.intents import score_intents
 from storewise.support.service import DEMO_KB
 
-from .conftest import TINY_KB_MD, customer_events, ts
+from .conftest import TINY_KB_MD, BitextSplit, customer_events, ts
 
 
 def kinds(actions: list[Action]) -> list[str]:
@@ -382,7 +385,8 @@ def test_tiny_kb_text_constant_is_markdown() -> None:
 
 @pytest.fixture(scope="module")
 def starter() -> Assistant:
-    return Assistant.from_kb(read_kb(DEMO_KB))
+    """The starter KB as `load-kb` loads it: with the built-in out-of-scope examples."""
+    return Assistant.from_kb(with_out_of_scope(read_kb(DEMO_KB)))
 
 
 def test_starter_kb_learns_double_charges_and_out_of_scope(starter: Assistant) -> None:
@@ -418,14 +422,15 @@ def test_double_charges_go_to_billing(starter: Assistant, card: CustomerCard, me
         assert "Order B200 of 1 June 2024 came to 88.50" in suggestion.answers[0].text
 
 
-def test_double_charge_rule_targets_the_kb_billing_intent(tiny_kb: KnowledgeBase) -> None:
+def test_double_charge_rule_targets_the_kb_billing_intent(
+    tiny_kb: KnowledgeBase, starter: Assistant
+) -> None:
     assert not is_double_charge("I want to change my order") and not is_double_charge("twice")
     assistant = Assistant(tiny_kb, *_parts(tiny_kb))  # no billing intent in this KB
     suggestion = assistant.suggest("I was charged twice for order 1234")
     assert suggestion.handoff == "billing" and suggestion.intent_rule == "double charge"
     assert kinds(suggestion.actions)[0] == "billing_review"
-    rows = classify_messages(["I was billed twice"], Assistant.from_kb(read_kb(DEMO_KB)))
-    assert rows[0].intent == "billing"
+    assert classify_messages(["I was billed twice"], starter)[0].intent == "billing"
 
 
 @pytest.mark.parametrize(
@@ -505,3 +510,36 @@ def test_suggestion_json_carries_the_match(starter: Assistant, card: CustomerCar
     assert document["match"].startswith("'lantern' matches 3 × Camping lantern in order B200")
     assert document["handoff"] is None and document["intent_rule"] is None
     assert "order_history" not in document["card"] and "product_words" not in document["card"]
+
+
+def test_load_kb_adds_the_built_in_out_of_scope_examples(
+    tiny_kb_file: Path, tmp_path: Path
+) -> None:
+    assistant = load_kb(tiny_kb_file, tmp_path / "with")
+    assert "out_of_scope" in Assistant.load(tmp_path / "with").intents.classes_
+    suggestion = assistant.suggest("what's the wifi password here?")
+    assert suggestion.handoff == "human" and suggestion.needs_human
+    without = load_kb(tiny_kb_file, tmp_path / "without", out_of_scope=False)
+    assert "out_of_scope" not in without.kb.intents
+    own = tmp_path / "own.md"
+    own.write_text("## out_of_scope\n- tell me a joke\n\nNot here, sorry.\n", encoding="utf-8")
+    mine = load_kb([tiny_kb_file, own], tmp_path / "own")
+    assert [e.answer for e in mine.kb.entries if e.intent == "out_of_scope"] == ["Not here, sorry."]
+
+
+@pytest.mark.dataset
+def test_bitext_with_the_built_in_out_of_scope_examples(
+    bitext_kb: KnowledgeBase, bitext_split: BitextSplit, card: CustomerCard
+) -> None:
+    extra = read_kb(OUT_OF_SCOPE_KB)
+    texts, labels = extra.examples()
+    model = IntentModel().fit_texts(
+        [*bitext_split.train_texts, *texts], [*bitext_split.train_labels, *labels]
+    )
+    report = score_intents(model, bitext_split.test_texts, bitext_split.test_labels)
+    assert report.accuracy >= 0.99 and report.answered_rate >= 0.97
+    kb = with_out_of_scope(bitext_kb)
+    assistant = Assistant(kb, model, Retriever().fit(kb))
+    assert assistant.suggest("what is the wifi password?", card).handoff == "human"
+    charged = assistant.suggest("charged twice for order 536365", card)
+    assert (charged.intent, charged.handoff) == ("payment_issue", "billing")

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from storewise.support import CustomerCard, build_card, resolve_order
-from storewise.support.orders import mask_products, product_phrases, status_text
+from storewise.support.orders import product_phrases, status_text
 
 CATALOG = {
     f"K{i}": {"title": title}
@@ -170,15 +170,6 @@ def test_without_a_catalog_any_word_outside_the_support_vocabulary_may_name_an_i
     assert card.product_words == frozenset()
     assert resolve_order("the lantern leaked", card).how == "item"
     assert resolve_order("the stove is missing", card).how == "no_match"
-
-
-def test_products_are_masked_for_the_intent_model(shopper: CustomerCard) -> None:
-    match = resolve_order("where's the red retrospot traditional teapot?", shopper)
-    assert match.products == ["red retrospot traditional teapot"]
-    assert mask_products("Where's the Red Retrospot Traditional Teapot?", match.products) == (
-        "Where's the item?"
-    )
-    assert mask_products("the hand-warmers broke", ["hand warmer"]) == "the item broke"
 
 
 def test_status_text_tells_the_state_with_dates() -> None:

@@ -24,6 +24,7 @@ from storewise.support.assistant import (
     classify_messages,
     is_double_charge,
     load_kb,
+    with_out_of_scope,
 )
 from storewise.support.context import (
     CustomerCard,
@@ -87,4 +88,5 @@ __all__ = [
     "read_kb",
     "resolve_order",
     "status_text",
+    "with_out_of_scope",
 ]

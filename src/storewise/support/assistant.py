@@ -23,8 +23,9 @@ Two rules sit on top of the intent model, each for a reason the model cannot see
   go to the KB's billing intent (the first of ``double_charge_intents`` it has) and are
   handed to billing: money taken twice must never be answered as an order change, and a KB
   such as Bitext has no example of it;
-* **out of scope**: a confident ``out_of_scope`` intent (the starter KB has one: wifi
-  passwords, jobs, weather) or any uncertain intent hands the message to a person.
+* **out of scope**: a confident ``out_of_scope`` intent (:func:`load_kb` adds built-in
+  examples, ``out_of_scope.md``: wifi passwords, jobs, weather) or any uncertain intent hands
+  the message to a person.
 
 When the intent is uncertain (``needs_human``) the answers come only from intents at least
 ``min_answer_probability`` likely, often none: a human reads the message, the card and the
@@ -66,7 +67,6 @@ from storewise.support.orders import (
     OrderMatch,
     day_text,
     items_text,
-    mask_products,
     resolve_order,
     status_text,
 )
@@ -86,6 +86,7 @@ __all__ = [
     "is_double_charge",
     "load_kb",
     "resolve_order",
+    "with_out_of_scope",
 ]
 
 Priority = Literal["low", "normal", "high"]
@@ -420,8 +421,7 @@ class Assistant:
         card = card or CustomerCard.unknown()
         config = self.config
         match = resolve_order(text, card)
-        masked = mask_products(text, match.products)
-        model = self.intents.predict(masked)
+        model = self.intents.predict(text)
         prediction = self.route(text, model)
         rule = "double charge" if is_double_charge(text) else None
         out_of_scope = (
@@ -434,12 +434,12 @@ class Assistant:
                 if p >= config.min_answer_probability
             }
             found = (
-                self.retriever.search(masked, k=config.top_k, intent_probs=likely, restrict=True)
+                self.retriever.search(text, k=config.top_k, intent_probs=likely, restrict=True)
                 if likely
                 else []
             )
         else:
-            found = self.retriever.search(masked, k=config.top_k, intent=prediction.intent)
+            found = self.retriever.search(text, k=config.top_k, intent=prediction.intent)
         facts = _facts(card, match, self.shop.currency)
         preface, always = (
             self._preface(prediction, match) if config.personal_preface else ("", False)
@@ -686,6 +686,18 @@ def classify_file(messages: str | Path, out: str | Path, model: Assistant | Inte
     return len(rows)
 
 
+#: Built-in examples of messages a shop's support does not answer (wifi passwords, jobs, ...).
+OUT_OF_SCOPE_KB = Path(__file__).with_name("out_of_scope.md")
+
+
+def with_out_of_scope(kb: KnowledgeBase) -> KnowledgeBase:
+    """The KB with the built-in ``out_of_scope`` intent, unless it defines that intent itself:
+    a reject class, so unrelated messages go to a person rather than to the nearest intent."""
+    if "out_of_scope" in kb.intents:
+        return kb
+    return kb.merge(read_kb(OUT_OF_SCOPE_KB))
+
+
 def load_kb(
     files: str | Path | Sequence[str | Path],
     folder: str | Path,
@@ -693,16 +705,20 @@ def load_kb(
     intent_config: IntentConfig | None = None,
     config: AssistantConfig | None = None,
     shop: ShopFacts | None = None,
+    out_of_scope: bool = True,
 ) -> Assistant:
     """Read KB file(s) (CSV/Markdown/kb.json, merged in order), train, save into ``folder``.
 
-    This is ``storewise support load-kb FILE [FILE...]``; returns the ready assistant.
+    This is ``storewise support load-kb FILE [FILE...]``; returns the ready assistant. With
+    ``out_of_scope`` the built-in out-of-scope examples are added (:func:`with_out_of_scope`).
     """
     paths = [files] if isinstance(files, str | Path) else list(files)
     if not paths:
         raise InputError("no knowledge-base file given")
     first, *rest = [read_kb(path) for path in paths]
     kb = first.merge(*rest)
+    if out_of_scope:
+        kb = with_out_of_scope(kb)
     assistant = Assistant.from_kb(kb, intent_config=intent_config, config=config, shop=shop)
     try:
         assistant.save(folder)

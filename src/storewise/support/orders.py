@@ -45,7 +45,6 @@ __all__ = [
     "OrderMatch",
     "day_text",
     "items_text",
-    "mask_products",
     "product_phrases",
     "resolve_order",
     "status_text",
@@ -73,11 +72,6 @@ class OrderMatch(BaseModel):
     )
     other_orders: list[str] = Field(
         default_factory=list, description="other orders holding the named items, latest first"
-    )
-    products: list[str] = Field(
-        default_factory=list,
-        description="named phrases naming one of the customer's items (up to the head noun and "
-        "its modifiers), for masking",
     )
     explanation: str = ""
 
@@ -486,33 +480,7 @@ def resolve_order(message: str, card: CustomerCard) -> OrderMatch:
         for words in product_phrases(message)
         if (phrase := _phrase(words, card.product_words, own)) is not None
     ]
-    match = _resolve(message, card, phrases, cache)
-    products = [
-        " ".join(p.words[: _end(p) + 1])
-        for p in phrases
-        if any(title.has(p.words[p.head]) for title in own)
-    ]
-    return match.model_copy(update={"products": products}) if products else match
-
-
-def _end(phrase: _Phrase) -> int:
-    """Index of the phrase's last product word: its head and the modifiers after it."""
-    end = phrase.head
-    while end + 1 < len(phrase.words) and phrase.words[end + 1] in MODIFIER_WORDS:
-        end += 1
-    return end
-
-
-def mask_products(message: str, products: Sequence[str], token: str = "item") -> str:
-    """The message with each product phrase replaced by ``token``, so the intent model reads
-    the request ("where is my item") rather than a product name it never saw."""
-    for phrase in sorted(products, key=len, reverse=True):
-        words = phrase.split()
-        if not words:
-            continue
-        pattern = r"\b" + r"[\W_]+".join(re.escape(w) for w in words) + r"(?:e?s)?\b"
-        message = re.sub(pattern, token, message, flags=re.IGNORECASE)
-    return message
+    return _resolve(message, card, phrases, cache)
 
 
 def _resolve(

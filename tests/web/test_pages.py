@@ -244,6 +244,7 @@ def test_pages_reference_no_other_host(admin: TestClient, shop: Shop) -> None:
         f"/products/{shop.item}",
         "/segments",
         "/models",
+        "/fairness",
         "/support",
         "/sign-in",
         f"/customers/{shop.unknown_customer}",
@@ -285,6 +286,8 @@ def test_without_a_model_pages_say_to_train(untrained: TestClient) -> None:
     assert models.status_code == 200 and "run `storewise train`" in models.text
     product = untrained.get("/products/i1")
     assert product.status_code == 200 and "run `storewise train`" in product.text
+    fairness = untrained.get("/fairness")
+    assert fairness.status_code == 200 and "run `storewise train`" in fairness.text
 
 
 def test_dashboard_can_live_under_a_prefix(shop: Shop) -> None:

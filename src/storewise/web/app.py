@@ -65,6 +65,7 @@ NAV = (
     ("dashboard.customers", "Customers"),
     ("dashboard.segments", "Segments & campaigns"),
     ("dashboard.models", "Models"),
+    ("dashboard.fairness", "Fairness"),
     ("dashboard.support", "Support"),
 )
 
@@ -139,6 +140,7 @@ class Dashboard:
         self.session_seconds = int(session_hours * 3600)
         self.env = _environment()
         self.cache = pages.OverviewCache()
+        self.audits = pages.OverviewCache(pages.AUDIT_CACHE_SECONDS)
 
     @property
     def services(self) -> Services:
@@ -492,6 +494,7 @@ def create_dashboard(
                 return "erase.html", {"customer_id": customer_id, "mismatch": True}
             result = services.customers.erase(customer_id, actor=session.admin.actor)
             board.cache.clear()
+            board.audits.clear()
             return "erased.html", {"result": result}
 
         return board.page(request, build)
@@ -538,6 +541,31 @@ def create_dashboard(
     def models(request: Request) -> Response:
         """Evaluation per model and the training history."""
         return board.page(request, lambda e, s: ("models.html", pages.models(e)))
+
+    @router.get("/fairness", name="dashboard.fairness")
+    def fairness(
+        request: Request,
+        days: str = "30",
+        long_tail_boost: str = "",
+        calibration: str = "",
+        max_per_category: str = "",
+        max_per_brand: str = "",
+        diversity: str = "",
+    ) -> Response:
+        """The fairness audit: exposure and quality per group, and rules to try."""
+
+        def build(services: Services, _s: Session) -> tuple[str, dict[str, Any]]:
+            knobs = pages.FairnessKnobs.from_query(
+                days,
+                long_tail_boost=long_tail_boost,
+                calibration=calibration,
+                max_per_category=max_per_category,
+                max_per_brand=max_per_brand,
+                diversity=diversity,
+            )
+            return "fairness.html", pages.fairness(services, board.audits, knobs)
+
+        return board.page(request, build)
 
     @router.get("/support", name="dashboard.support")
     def support_form(request: Request, customer: str = "") -> Response:

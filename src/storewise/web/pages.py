@@ -7,6 +7,7 @@ is computed here that a service does not provide.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storewise.app import MonthFigures, RankedList, RuleSet, Services
-from storewise.errors import ArtifactError, InputError, NotFitted, NotFound
+from storewise.errors import ArtifactError, InputError, NotFitted, NotFound, StorewiseError
 from storewise.web.charts import hbar_chart, line_chart
 
 log = logging.getLogger("storewise.web")
@@ -149,6 +150,19 @@ class OverviewCache:
                     self._refreshing.add(key)
             if start:
                 self._start(key, compute)
+
+    def peek(self, key: str, compute: Callable[[], Any]) -> Any | None:
+        """Like :meth:`get` but never waits: None while the first computation runs in the
+        background (for figures that take a minute, such as the fairness audit)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            stale = entry is None or time.monotonic() - entry.at > self.seconds
+            start = stale and key not in self._refreshing
+            if start:
+                self._refreshing.add(key)
+        if start:
+            self._start(key, compute)
+        return entry.value if entry is not None else None
 
     def clear(self) -> None:
         """Forget everything (after an erasure): the next page recomputes."""
@@ -483,6 +497,117 @@ def models(services: Services) -> dict[str, Any]:
     }
 
 
+# -- fairness ------------------------------------------------------------------------------------
+AUDIT_DAYS = (14, 30, 60, 90)
+#: The audit refits models on the store: its figures are kept this long.
+AUDIT_CACHE_SECONDS = 3600.0
+KNOB_NAMES = ("long_tail_boost", "calibration", "max_per_category", "max_per_brand", "diversity")
+
+
+@dataclass(frozen=True)
+class FairnessKnobs:
+    """The audit period and the rules a marketer tries on the Fairness page (None: not set)."""
+
+    days: int = 30
+    long_tail_boost: float | None = None
+    calibration: float | None = None
+    max_per_category: int | None = None
+    max_per_brand: int | None = None
+    diversity: float | None = None
+
+    @classmethod
+    def from_query(cls, days: str, **knobs: str) -> FairnessKnobs:
+        """Knobs from the form; an empty field is a rule not tried."""
+        period = int(parse_number(days or "30", "days", integer=True))
+        if period not in AUDIT_DAYS:
+            raise InputError(f"days must be one of {', '.join(map(str, AUDIT_DAYS))}")
+        values: dict[str, Any] = {}
+        for name, text in knobs.items():
+            if name not in KNOB_NAMES:
+                raise InputError(f"unknown rule {name!r}")
+            if not text.strip():
+                continue
+            label = name.replace("_", " ")
+            if name.startswith("max_per"):
+                values[name] = int(parse_number(text, label, 1, 100, integer=True))
+            else:
+                values[name] = parse_number(text, label, 0.0, 1.0)
+        return cls(period, **values)
+
+    def rules(self) -> RuleSet | None:
+        """The tried rule set, or None when no rule is set."""
+        given = {n: getattr(self, n) for n in KNOB_NAMES if getattr(self, n) is not None}
+        return RuleSet(**given) if given else None
+
+
+def fairness(services: Services, cache: OverviewCache, knobs: FairnessKnobs) -> dict[str, Any]:
+    """The fairness audit (``Insights.fairness``) of lists without fairness rules, with the
+    for-you placement's settings and with the rules tried, computed in the background."""
+    placements = {
+        name: rules.model_dump(mode="json", exclude_defaults=True)
+        for name, rules in services.serving.placements.items()
+    }
+    context: dict[str, Any] = {
+        "knobs": knobs,
+        "days_choices": AUDIT_DAYS,
+        "placements": placements,
+        "audit": None,
+        "message": None,
+        "computing": False,
+    }
+    info, message = model_summary(services)
+    if info is None:
+        return context | {"message": message}
+    variants = {"no fairness rules": RuleSet()}
+    served = services.serving.placement_rules("for-you")
+    if served != RuleSet():
+        variants["for-you settings"] = served
+    tried = knobs.rules()
+    if tried is not None:
+        variants["rules tried"] = tried
+    key = json.dumps(
+        [info["version"], knobs.days, {n: r.model_dump(mode="json") for n, r in variants.items()}],
+        sort_keys=True,
+    )
+
+    def compute() -> dict[str, Any]:
+        try:
+            return {"audit": services.insights.fairness(variants, test_days=knobs.days)}
+        except StorewiseError as exc:  # e.g. a period without purchases: say so on the page
+            return {"message": exc.message}
+
+    found = cache.peek(key, compute)
+    if found is None:
+        return context | {"computing": True}
+    if found.get("audit") is None:
+        return context | {"message": found.get("message")}
+    audit: dict[str, Any] = found["audit"]
+    shown = "rules tried" if tried is not None else list(variants)[-1]
+    figures = audit["variants"][shown]
+    return context | {
+        "audit": audit,
+        "shown": shown,
+        "charts": [
+            hbar_chart(
+                [(g, v["ndcg"]) for g, v in figures["activity"].items() if v["ndcg"] is not None],
+                title=f"NDCG@{audit['k']} per activity level ({shown})",
+            ),
+            hbar_chart(
+                [
+                    (g, v["long_tail_share"])
+                    for g, v in figures["activity"].items()
+                    if v["long_tail_share"] is not None
+                ],
+                title=f"Long-tail share per activity level ({shown})",
+            ),
+            hbar_chart(
+                [(g, v["ndcg"]) for g, v in figures["country"].items() if v["ndcg"] is not None],
+                title=f"NDCG@{audit['k']} per country ({shown})",
+            ),
+        ],
+    }
+
+
 # -- support -------------------------------------------------------------------------------------
 def support(services: Services, customer_id: str | None, message: str) -> dict[str, Any]:
     """The assistant's suggestion for a message, with the customer's card."""
@@ -495,10 +620,12 @@ def support(services: Services, customer_id: str | None, message: str) -> dict[s
 
 
 __all__ = [
+    "FairnessKnobs",
     "OverviewCache",
     "RuleToggles",
     "audience_csv",
     "customer",
+    "fairness",
     "find_customer",
     "models",
     "overview",

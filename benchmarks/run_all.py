@@ -33,6 +33,7 @@ QUICK: list[tuple[str, bool]] = [
     ("marketing_uplift", True),
     ("marketing_service", True),
     ("support_intents", True),
+    ("support_orders", True),
     ("web_pages", True),
 ]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -117,3 +119,18 @@ def test_audit_needs_a_trained_model(trained_services: Services) -> None:
     shutil.rmtree(trained_services.settings.bundles_dir)
     with pytest.raises(NotFitted, match="storewise train"):
         trained_services.insights.fairness({"plain": RuleSet()})
+
+
+def test_cli_evaluate_fairness(trained_home: Path) -> None:
+    """``storewise evaluate --fairness --json`` prints the audit; the table form names it."""
+    from typer.testing import CliRunner
+
+    from storewise.cli.main import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["--home", str(trained_home), "evaluate", "--fairness", "--json"])
+    assert result.exit_code == 0, result.output
+    audit = json.loads(result.output)
+    assert list(audit["variants"]) == ["no fairness rules"] and audit["customers"] > 0
+    table = runner.invoke(app, ["--home", str(trained_home), "evaluate", "--fairness"])
+    assert table.exit_code == 0 and "fairness audit" in table.output

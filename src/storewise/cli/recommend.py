@@ -174,8 +174,20 @@ def evaluate(
     budget: Annotated[float, typer.Option(help="Tuning seconds.")] = 120.0,
     report: Annotated[Path | None, typer.Option("--report", help="Write an HTML report.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    fairness: Annotated[
+        bool,
+        typer.Option(
+            "--fairness",
+            help="Audit the served configuration instead: ARP, long-tail share, Gini of "
+            "exposure, miscalibration and NDCG per country and activity level, without "
+            "fairness rules and with the for-you placement's settings.",
+        ),
+    ] = False,
 ) -> None:
     """Every model and the tuned hybrid on a time split of the store (the retail protocol)."""
+    if fairness:
+        _fairness_audit(ctx, test_days, as_json)
+        return
     with state(ctx).services() as services, console.status("evaluating") as status:
         result = services.training.evaluate(
             test_days=test_days,
@@ -227,3 +239,38 @@ def evaluate(
             )
         console.print(table)
     console.print(json.dumps(result["split"]))
+
+
+def _fairness_audit(ctx: typer.Context, test_days: float, as_json: bool) -> None:
+    """``storewise evaluate --fairness``: the audit as tables (or JSON)."""
+    with state(ctx).services() as services, console.status("auditing"):
+        variants = {"no fairness rules": RuleSet()}
+        served = services.serving.placement_rules("for-you")
+        if served != RuleSet():
+            variants["for-you settings"] = served
+        result = services.insights.fairness(variants, test_days=test_days)
+    if as_json:
+        print_json(result)
+        return
+    names = ("ndcg", "hit_rate", "arp", "long_tail_share", "gini", "coverage", "miscalibration")
+    heads = ("NDCG@10", "hit rate", "ARP", "tail share", "Gini", "coverage", "miscal.")
+    overall = Table("rules", *heads, title=f"fairness audit: {result['customers']} customers")
+    for name, variant in result["variants"].items():
+        overall.add_row(name, *(_figure(variant["overall"].get(k)) for k in names))
+    console.print(overall)
+    for kind in ("activity", "country"):
+        table = Table(kind, "rules", "customers", *heads[:4], heads[-1], title=f"per {kind}")
+        for name, variant in result["variants"].items():
+            for group, row in variant[kind].items():
+                table.add_row(
+                    group,
+                    name,
+                    str(row["customers"]),
+                    *(_figure(row[k]) for k in (*names[:4], "miscalibration")),
+                )
+        console.print(table)
+    console.print(json.dumps(result["split"]))
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

@@ -27,7 +27,7 @@ def dataset_file(*parts: str) -> Path:
 def cdnow_transactions(name: str = "CDNOW_sample.txt") -> pl.DataFrame:
     """CDNOW purchases as transactions: customer id (1st column), purchase date, dollar value."""
     rows = [line.split() for line in dataset_file("cdnow", name).read_text().splitlines()]
-    rows = [r for r in rows if r]
+    rows = [r for r in rows if r and r[-3].isdigit()]  # CDNOW_master.txt has a header line
     return pl.DataFrame(
         {
             "customer_id": [r[0] for r in rows],

@@ -126,8 +126,8 @@ def analysis_clock(
             f"{date.fromordinal(latest)} {verb} {first_late - as_of} days after the rest of the "
             f"data (which ends {date.fromordinal(as_of)}) and {'is' if left_out == 1 else 'are'} "
             f"left out: analyses are as of {date.fromordinal(as_of)}. Check their timestamps "
-            "(an event sent without one takes the time it arrived); they count once they are "
-            "more than 1% of transactions."
+            "(an event stamped when it arrived rather than when it happened, say); they count "
+            "once they are more than 1% of transactions."
         )
     event_day = latest_event
     if event_day is not None and event_day.toordinal() > as_of:

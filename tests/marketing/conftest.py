@@ -39,6 +39,21 @@ def cdnow_transactions() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def cdnow_master() -> pl.DataFrame:
+    """The full CDNOW file (23,570 customers) as transactions; its first line is a header."""
+    path = dataset_file("cdnow", "CDNOW_master.txt")
+    rows = [line.split() for line in path.read_text().splitlines()]
+    rows = [r for r in rows if r and r[1].isdigit()]
+    return pl.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "ts": [datetime.strptime(r[1], "%Y%m%d") for r in rows],
+            "value": [float(r[3]) for r in rows],
+        }
+    )
+
+
+@pytest.fixture(scope="session")
 def online_retail_lines() -> pl.DataFrame:
     """UCI Online Retail order lines with a customer, Quantity > 0 and UnitPrice > 0."""
     path = dataset_file("online-retail", "online_retail.csv.gz")

@@ -109,3 +109,20 @@ def test_online_retail_holdout_assumes_no_seasonality(online_retail_lines: pl.Da
     assert full.seasonal is not None
     factors = dict(zip(range(1, 13), full.seasonal.factors, strict=True))
     assert factors[11] > 1.2 and factors[12] > 1.2 and factors[8] < 0.9
+
+
+@pytest.mark.dataset
+def test_cdnow_holdout_with_the_seasonal_index(cdnow_master: pl.DataFrame) -> None:
+    """Held out (measured once, BENCHMARKS.md): CDNOW calibrated to 1998-03-31 (454 days of
+    history), purchases from April to June 1998: +10.6% without the index, +1.6% with it."""
+    fit_until, until = date(1998, 3, 31), date(1998, 6, 30)
+    summary = summarise(cdnow_master, fit_until=fit_until, holdout_until=until)
+    model = BGNBD().fit(summary)
+    index, note = learn_seasonal_index(cdnow_master, model, fit_until=fit_until)
+    assert index is not None and note is None and index.history_days == 454
+    plain = evaluate_holdout(model, summary)
+    span = index.operational_days(fit_until, (until - fit_until).days) / 7
+    seasonal = evaluate_holdout(model, summary, horizon=span)
+    assert plain.actual_total == 5664
+    assert plain.relative_error == pytest.approx(0.106, abs=0.005)
+    assert seasonal.relative_error == pytest.approx(0.016, abs=0.005)

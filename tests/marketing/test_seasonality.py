@@ -93,8 +93,8 @@ def test_a_year_or_less_of_history_assumes_no_seasonality(seasonal_shop: pl.Data
 @pytest.mark.dataset
 def test_online_retail_holdout_assumes_no_seasonality(online_retail_lines: pl.DataFrame) -> None:
     """Calibrating to 2011-08-31 leaves 273 days of history: too short for an index, so the
-    Q4 peak is missed (the old "within 15%" target is retired; lifetimes' Pareto/NBD misses
-    by the same -24.4%) and the forecast says it assumes no seasonality."""
+    Q4 peak is missed (the old "within 15%" target is retired: lifetimes' Pareto/NBD is
+    reported to miss by the same -24.4%) and the forecast says it assumes no seasonality."""
     transactions = to_transactions(online_retail_lines)
     fit_until, holdout_until = date(2011, 8, 31), date(2011, 12, 9)
     fit = fit_clv_models(transactions, fit_until=fit_until)

@@ -4,6 +4,7 @@ returned items, unknown customers and a missing knowledge base."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -13,7 +14,9 @@ from typer.testing import CliRunner
 from storewise.app import Services, build
 from storewise.cli.main import app
 from storewise.errors import NotFitted
+from storewise.privacy.consent import ConsentPolicy
 from storewise.settings import Settings
+from storewise.support.service import DEMO_KB, SupportService
 from tests.support.conftest import TINY_KB_MD
 
 runner = CliRunner()
@@ -97,3 +100,82 @@ def test_cli_load_ask_and_classify(trained_home: Path, tmp_path: Path) -> None:
     assert lines[0] == "message,intent,confidence" and len(lines) == 3
     result = runner.invoke(app, ["--home", str(tmp_path / "empty"), "support", "ask", "hi"])
     assert result.exit_code == 4 and "load-kb" in result.output
+
+
+class _Facts:
+    """An in-memory store: one customer with three orders, a small catalog."""
+
+    def __init__(self) -> None:
+        self.reads: list[int | None] = []
+        self.events = pl.DataFrame(
+            {
+                "customer_id": ["C1"] * 3,
+                "event_type": ["purchase"] * 3,
+                "item_id": ["T1", "K1", "L1"],
+                "quantity": [1.0, 2.0, 1.0],
+                "price": [40.0, 5.0, 12.0],
+                "order_id": ["O1", "O2", "O3"],
+                "ts": [1_293_876_000_000, 1_306_000_000_000, 1_323_000_000_000],
+            }
+        )
+
+    def customer(self, customer_id: str) -> dict[str, object] | None:
+        return {"customer_id": customer_id, "name": "Ana"} if customer_id == "C1" else None
+
+    def customer_history(self, customer_id: str, *, limit: int | None = None) -> pl.DataFrame:
+        self.reads.append(limit)
+        rows = self.events.filter(pl.col("customer_id") == customer_id)
+        return rows.tail(limit) if limit else rows
+
+    def items(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "item_id": ["T1", "K1", "L1", "S1"],
+                "title": ["REGENCY TEAPOT ROSES", "KEY RING", "WHITE METAL LANTERN", "CAKE STAND"],
+                "price": [40.0, 5.0, 12.0, 9.0],
+                "in_stock": [True] * 4,
+                "category": [None] * 4,
+            }
+        )
+
+    def consent_of(self, customer_id: str) -> dict[str, bool]:
+        return {}
+
+
+class _NoValue:
+    def customer_value(self, customer_id: str) -> dict[str, object] | None:
+        return None
+
+
+class _NoPicks:
+    def recommend(self, customer_id: str, n: int = 10) -> object:
+        raise NotFitted("no model")
+
+    def similar(self, item_id: str, n: int = 10) -> object:
+        raise NotFitted("no model")
+
+
+def test_an_old_order_beyond_the_card_is_found_in_the_full_history(tmp_path: Path) -> None:
+    facts = _Facts()
+    service = SupportService(
+        facts,  # type: ignore[arg-type]
+        _NoPicks(),  # type: ignore[arg-type]
+        _NoValue(),  # type: ignore[arg-type]
+        folder=tmp_path / "support",
+        policy=ConsentPolicy(),
+        clock=lambda: datetime(2011, 12, 10, tzinfo=UTC),
+        max_card_events=1,
+    )
+    service.load_kb([DEMO_KB])
+    card = service.card("C1")
+    assert [o.order_id for o in card.orders] == ["O3"] and not card.complete_history
+    latest = service.suggest("C1", "where is my order?")
+    assert latest["matched_order"]["order_id"] == "O3" and facts.reads == [1, 1]
+    old = service.suggest("C1", "where is the teapot from order O1?")
+    assert facts.reads[-1] is None  # read again, whole history
+    assert old["matched_order"]["order_id"] == "O1"
+    assert [i["item_id"] for i in old["matched_items"]] == ["T1"]
+    assert old["matched_order"]["status"] == "delivered"
+    none = service.suggest("C1", "I ordered the cake stand, where is it?")
+    assert none["matched_order"] is None
+    assert none["match"] == "no order or item of yours matches 'cake stand'"

@@ -35,6 +35,7 @@ import datetime as _dt
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -185,6 +186,9 @@ class CustomerCard(_Model):
     open_issues: list[str] = Field(default_factory=list)
     recommendations: list[SuggestedItem] = Field(default_factory=list)
     as_of: datetime | None = Field(default=None, description="the moment order states refer to")
+    complete_history: bool = Field(
+        default=True, description="False when only the customer's latest events were read"
+    )
     product_words: frozenset[str] = Field(
         default_factory=frozenset,
         exclude=True,
@@ -260,6 +264,7 @@ def _title(row: Mapping[str, Any], catalog: Mapping[str, Mapping[str, Any]]) -> 
     return str(known) if known else None
 
 
+@lru_cache(maxsize=4096)
 def _working_day(start: _dt.date, days: int) -> _dt.date:
     """The working day ``days`` working days after ``start`` (weekends skipped)."""
     shifted = np.busday_offset(np.datetime64(start, "D"), days, roll="forward")
@@ -467,6 +472,7 @@ def build_card(
     as_of: datetime | date | str | None = None,
     fulfilment: Fulfilment | None = None,
     product_words: frozenset[str] | None = None,
+    complete_history: bool = True,
 ) -> CustomerCard:
     """Build the card from the customer's events and what else the engine knows.
 
@@ -477,7 +483,8 @@ def build_card(
     items from ``recommendations`` (dicts with item_id, optional title and reason).
     Order states are those at ``as_of`` (default: now) under ``fulfilment``'s timings.
     ``product_words`` (see :func:`catalog_words`) saves deriving the catalog's title words
-    again when the caller keeps them.
+    again when the caller keeps them; ``complete_history`` is False when ``events`` are only
+    the customer's latest.
     """
     rows = _events_rows(events)
     if not customer_id and not rows:
@@ -516,6 +523,7 @@ def build_card(
             open_issues=[str(i) for i in open_issues or ()],
             recommendations=picks,
             as_of=moment,
+            complete_history=complete_history,
             product_words=(
                 product_words | _own_words(orders)
                 if product_words

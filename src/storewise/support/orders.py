@@ -33,6 +33,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,6 +73,9 @@ class OrderMatch(BaseModel):
     )
     other_orders: list[str] = Field(
         default_factory=list, description="other orders holding the named items, latest first"
+    )
+    missing_date: str | None = Field(
+        default=None, description="a date the message mentions with no order of the customer's"
     )
     explanation: str = ""
 
@@ -220,12 +224,24 @@ class _Title:
 
     @classmethod
     def of(cls, title: str) -> _Title:
-        return cls(tuple(w for w in words(title) if not w.isdigit()), title_forms([title]))
+        """The title's words and forms (memoised: a shop's titles recur across customers)."""
+        return _title_of(title)
 
     def has(self, word: str) -> bool:
-        if variants(word) & self.forms:
-            return True
-        return len(word) >= 5 and any(_close(word, w) for w in self.words)
+        """Whether the title holds the word, singular/plural, joined or one typo away."""
+        return _has(self, word)
+
+
+@lru_cache(maxsize=65536)
+def _title_of(title: str) -> _Title:
+    return _Title(tuple(w for w in words(title) if not w.isdigit()), title_forms([title]))
+
+
+@lru_cache(maxsize=262144)
+def _has(title: _Title, word: str) -> bool:
+    if variants(word) & title.forms:
+        return True
+    return len(word) >= 5 and any(_close(word, w) for w in title.words)
 
 
 def product_phrases(message: str) -> list[list[str]]:
@@ -399,15 +415,37 @@ def _orders_on(
     return []
 
 
-def _idf(orders: Iterable[OrderSummary]) -> dict[str, float]:
-    """Inverse document frequency of title words over the customer's distinct titles."""
-    titles = {line.title or line.item_id for order in orders for line in order.items}
-    counts: dict[str, int] = {}
-    for title in titles:
-        for word in set(_Title.of(title).words):
-            counts[word] = counts.get(word, 0) + 1
-    total = max(len(titles), 1)
-    return {word: math.log(1.0 + total / count) for word, count in counts.items()}
+class _Lines:
+    """The customer's distinct line titles, their word IDF, and each title's score per phrase
+    (computed once per title however many orders repeat it)."""
+
+    def __init__(self, orders: Iterable[OrderSummary]) -> None:
+        self.titles: dict[str, _Title] = {}
+        for order in orders:
+            for line in order.items:
+                name = line.title or line.item_id
+                if name not in self.titles:
+                    self.titles[name] = _Title.of(name)
+        counts: dict[str, int] = {}
+        for title in self.titles.values():
+            for word in set(title.words):
+                counts[word] = counts.get(word, 0) + 1
+        total = max(len(self.titles), 1)
+        self.idf = {word: math.log(1.0 + total / count) for word, count in counts.items()}
+        self.phrases: list[_Phrase] = []
+        self._values: dict[str, list[float]] = {}
+
+    def values(self, line: OrderLine) -> list[float]:
+        """The line's score for each phrase (0 when the title lacks the phrase's head)."""
+        name = line.title or line.item_id
+        found = self._values.get(name)
+        if found is None:
+            title = self.titles.get(name) or _Title.of(name)
+            found = [
+                sum(_weight(w, self.idf) for w in _phrase_hits(p, title)) for p in self.phrases
+            ]
+            self._values[name] = found
+        return found
 
 
 def _weight(word: str, idf: dict[str, float]) -> float:
@@ -415,12 +453,7 @@ def _weight(word: str, idf: dict[str, float]) -> float:
     return max(weights) if weights else math.log(2.0)
 
 
-def _score_order(
-    order: OrderSummary,
-    phrases: list[_Phrase],
-    idf: dict[str, float],
-    cache: dict[str, _Title],
-) -> tuple[float, list[OrderLine], list[str]]:
+def _score_order(order: OrderSummary, scorer: _Lines) -> tuple[float, list[OrderLine], list[str]]:
     """(score, best lines, phrases found) of an order.
 
     A line scores, per phrase whose head its title holds, the IDF of the phrase's words it
@@ -428,11 +461,11 @@ def _score_order(
     phrases ("dog and ball mug": the mug, not the dog card), then all tied lines stay ("the
     hand warmers": every hand warmer line). The order scores the sum of its phrases' best.
     """
+    phrases = scorer.phrases
     table: dict[str, list[float]] = {}
     lines: dict[str, OrderLine] = {}
     for line in order.items:
-        title = _cached_title(line, cache)
-        values = [sum(_weight(w, idf) for w in _phrase_hits(p, title)) for p in phrases]
+        values = scorer.values(line)
         if any(values):
             table[line.item_id] = values
             lines[line.item_id] = line
@@ -453,14 +486,6 @@ def _score_order(
     return score, list(chosen.values()), found
 
 
-def _cached_title(line: OrderLine, cache: dict[str, _Title]) -> _Title:
-    name = line.title or line.item_id
-    title = cache.get(name)
-    if title is None:
-        title = cache[name] = _Title.of(name)
-    return title
-
-
 def _quoted(phrases: Sequence[str]) -> str:
     return " or ".join(f"'{p}'" for p in phrases)
 
@@ -473,24 +498,21 @@ def resolve_order(message: str, card: CustomerCard) -> OrderMatch:
     """Find the order and lines a message is about: number, items named, date, else the
     latest order (only when the message names none of these)."""
     orders = card.all_orders
-    cache: dict[str, _Title] = {}
-    own = [_cached_title(line, cache) for order in orders for line in order.items]
-    phrases = [
-        phrase
-        for words in product_phrases(message)
-        if (phrase := _phrase(words, card.product_words, own)) is not None
+    raw = product_phrases(message)
+    scorer = _Lines(orders if raw else ())
+    own = list(scorer.titles.values())
+    scorer.phrases = [
+        phrase for words in raw if (phrase := _phrase(words, card.product_words, own)) is not None
     ]
-    return _resolve(message, card, phrases, cache)
+    return _resolve(message, card, scorer)
 
 
-def _resolve(
-    message: str, card: CustomerCard, phrases: list[_Phrase], cache: dict[str, _Title]
-) -> OrderMatch:
+def _resolve(message: str, card: CustomerCard, scorer: _Lines) -> OrderMatch:
     """:func:`resolve_order` once the product phrases are known."""
     orders = card.all_orders
+    phrases = scorer.phrases
     named = [p.text for p in phrases]
     by_id = {_norm_id(o.order_id): o for o in orders if o.order_id}
-    idf = _idf(orders)
     mentioned = _ORDER_REF.search(message)
     for token in _ID_TOKEN.findall(message):
         order = by_id.get(_norm_id(token))
@@ -500,7 +522,7 @@ def _resolve(
             return OrderMatch(
                 order=order, how="number", explanation=f"order {order.order_id} named"
             )
-        _, lines, found = _score_order(order, phrases, idf, cache)
+        _, lines, found = _score_order(order, scorer)
         missing = [p for p in named if p not in found]
         text = f"order {order.order_id} named"
         if lines:
@@ -514,7 +536,7 @@ def _resolve(
     if number is not None and _norm_id(number) not in by_id:
         unknown = f"no order {number} among your orders"
         if phrases:
-            match = _by_items(orders, orders, phrases, named, idf, cache, "")
+            match = _by_items(orders, orders, scorer, named)
             if match.order is not None:
                 text = f"{unknown}; {match.explanation}"
                 return match.model_copy(update={"mentioned_number": number, "explanation": text})
@@ -525,25 +547,28 @@ def _resolve(
             unmatched=named,
             explanation=unknown,
         )
-    candidates = list(orders)
-    dated = ""
+    candidates = orders
+    label: str | None = None  # the date the message mentions, "on 19 May" / "in March"
+    dated = False  # whether orders were placed then
     for mention in _dates(message):
         on_day = _orders_on(orders, mention, card.as_of)
         if on_day:
-            candidates, dated = on_day, mention.label()
+            candidates, label, dated = on_day, mention.label(), True
             break
-        dated = dated or f"!{mention.label()}"
+        label = label or mention.label()
     if phrases:
-        return _by_items(candidates, orders, phrases, named, idf, cache, dated)
-    if dated and not dated.startswith("!"):
+        return _by_items(candidates, orders, scorer, named, label, dated)
+    if dated:
         order = candidates[0]
         others = [o.order_id for o in candidates[1:] if o.order_id]
-        text = f"order {order.order_id or 'without number'} placed {dated}"
+        text = f"order {order.order_id or 'without number'} placed {label}"
         if others:
-            text = f"the latest of {len(candidates)} orders placed {dated}: {text}"
+            text = f"the latest of {len(candidates)} orders placed {label}: {text}"
         return OrderMatch(order=order, how="date", other_orders=others, explanation=text)
-    if dated:
-        return OrderMatch(how="no_match", explanation=f"no order of yours placed {dated[1:]}")
+    if label is not None:
+        return OrderMatch(
+            how="no_match", missing_date=label, explanation=f"no order of yours placed {label}"
+        )
     if orders and _LATEST.search(message):
         latest = orders[0]
         return OrderMatch(
@@ -570,31 +595,36 @@ def _resolve(
 def _by_items(
     candidates: list[OrderSummary],
     orders: list[OrderSummary],
-    phrases: list[_Phrase],
+    scorer: _Lines,
     named: list[str],
-    idf: dict[str, float],
-    cache: dict[str, _Title],
-    dated: str,
+    label: str | None = None,
+    dated: bool = False,
 ) -> OrderMatch:
-    """The order (most recent among the best) whose lines best match the named products."""
+    """The order (most recent among the best) whose lines best match the named products;
+    among ``candidates`` (the orders of the date the message mentions, ``label``, when
+    ``dated``) first, else among all orders."""
     scored = []
     for order in candidates:  # most recent first
-        score, lines, found = _score_order(order, phrases, idf, cache)
+        score, lines, found = _score_order(order, scorer)
         if lines:
             scored.append((score, order, lines, found))
-    if not scored and dated and not dated.startswith("!"):
+    note = f" (placed {label})" if label and dated else ""
+    if label and not dated:
+        note = f" (no order of yours placed {label})"
+    if not scored and dated:
         for order in orders:  # the date was wrong, the item may not be
-            score, lines, found = _score_order(order, phrases, idf, cache)
+            score, lines, found = _score_order(order, scorer)
             if lines:
                 scored.append((score, order, lines, found))
-        dated = f"!{dated}"
+        note = f" (not among your orders placed {label})"
+    missing_date = label if label and not dated else None
     if not scored:
-        where = f" placed {dated.lstrip('!')}" if dated else ""
         return OrderMatch(
             how="no_match",
             named=named,
             unmatched=named,
-            explanation=f"no order or item of yours{where} matches {_quoted(named)}",
+            missing_date=missing_date,
+            explanation=f"no order or item of yours matches {_quoted(named)}",
         )
     top = max(s for s, *_ in scored)
     best = [entry for entry in scored if entry[0] >= top - 1e-9]
@@ -610,10 +640,7 @@ def _by_items(
         f"{_quoted(found)} matches {_lines_text(lines)} in order "
         f"{order.order_id or 'without number'} of {_day(order.date)}"
     )
-    if dated.startswith("!"):
-        text += f" (no order of yours placed {dated[1:]})"
-    elif dated:
-        text += f" (placed {dated})"
+    text += note
     if others:
         shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         text += f"; also in order{'s' if len(others) > 1 else ''} {shown}"
@@ -626,6 +653,7 @@ def _by_items(
         named=named,
         unmatched=missing,
         other_orders=others,
+        missing_date=missing_date,
         explanation=text,
     )
 

@@ -76,6 +76,7 @@ class SupportService:
         policy: ConsentPolicy,
         fulfilment: Fulfilment | None = None,
         clock: Callable[[], datetime] | None = None,
+        max_card_events: int = MAX_CARD_EVENTS,
     ) -> None:
         self.facts = facts
         self.recommendations = recommendations
@@ -84,6 +85,7 @@ class SupportService:
         self.folder = folder
         self.fulfilment = fulfilment or Fulfilment()
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.max_card_events = max_card_events
         self._assistant: Assistant | None = None
         self._loaded_mtime = 0.0
         self._words: tuple[int, frozenset[str]] = (0, frozenset())
@@ -113,13 +115,15 @@ class SupportService:
             "intents": len({e.intent for e in kb.entries}),
         }
 
-    def card(self, customer_id: str | None) -> CustomerCard:
-        """Everything an agent should see about a customer (empty card when unknown)."""
+    def card(self, customer_id: str | None, *, full_history: bool = False) -> CustomerCard:
+        """Everything an agent should see about a customer (empty card when unknown), from
+        their latest ``max_card_events`` events, or all of them with ``full_history``."""
         if not customer_id:
             return CustomerCard.unknown(None)
+        limit = None if full_history else self.max_card_events
         store = self.facts
         profile = store.customer(customer_id)
-        events = store.customer_history(customer_id, limit=MAX_CARD_EVENTS)
+        events = store.customer_history(customer_id, limit=limit)
         if profile is None and events.height == 0:
             return CustomerCard.unknown(customer_id)
         items = store.items()
@@ -149,6 +153,7 @@ class SupportService:
             as_of=self.clock(),
             fulfilment=self.fulfilment,
             product_words=self._words[1],
+            complete_history=limit is None or events.height < limit,
         )
 
     def _picks(self, customer_id: str, events: pl.DataFrame) -> list[dict[str, Any]]:
@@ -176,8 +181,17 @@ class SupportService:
         return classify_file(messages, out, self.assistant)
 
     def suggest(self, customer_id: str | None, message: str) -> dict[str, Any]:
-        """Intent, confidence, filled answers, card, priority and next actions."""
+        """Intent, confidence, filled answers, card, priority and next actions.
+
+        The card holds the customer's latest events; when the message names an order number,
+        item or date that is not among them, the whole history is read and the message
+        answered again, so an old order is found rather than reported missing.
+        """
         assistant = self.assistant
         card = self.card(customer_id)
         suggestion = assistant.suggest(message, card)
+        match = suggestion.order
+        missed = match.how in ("unknown_number", "no_match") or match.missing_date is not None
+        if customer_id and not card.complete_history and missed:
+            suggestion = assistant.suggest(message, self.card(customer_id, full_history=True))
         return suggestion.model_dump(mode="json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from itertools import pairwise
 
 __all__ = ["title_forms", "variants", "words"]
@@ -17,6 +18,7 @@ def words(text: str) -> list[str]:
     return [w.replace("'", "") for w in _WORD.findall(text.lower())]
 
 
+@lru_cache(maxsize=65536)
 def variants(word: str) -> frozenset[str]:
     """The word with its likely singular forms, so plural and singular meet."""
     forms = {word}
@@ -32,10 +34,18 @@ def variants(word: str) -> frozenset[str]:
 def title_forms(titles: Iterable[str]) -> frozenset[str]:
     """Every form of every word of the titles, and of each pair of neighbouring words joined."""
     forms: set[str] = set()
-    for title in titles:
-        found = [w for w in words(title) if not w.isdigit()]
-        for word in found:
-            forms |= variants(word)
-        for left, right in pairwise(found):
-            forms |= variants(left + right)
+    for title in set(titles):
+        forms |= _forms(title)
+    return frozenset(forms)
+
+
+@lru_cache(maxsize=65536)
+def _forms(title: str) -> frozenset[str]:
+    """The forms of one title (memoised: a shop's titles recur on every card)."""
+    forms: set[str] = set()
+    found = [w for w in words(title) if not w.isdigit()]
+    for word in found:
+        forms |= variants(word)
+    for left, right in pairwise(found):
+        forms |= variants(left + right)
     return frozenset(forms)

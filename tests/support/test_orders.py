@@ -203,3 +203,25 @@ def test_status_text_tells_the_state_with_dates() -> None:
         "was partly cancelled on 18 August 2011 (BREAD BIN); the rest left our warehouse on "
         "11 August 2011 and should have arrived by 16 August 2011"
     )
+
+
+def test_a_cancellation_document_number_leads_to_the_order_it_reverses() -> None:
+    events = pl.DataFrame(
+        {
+            "event_type": ["purchase", "purchase", "return"],
+            "item_id": ["A", "B", "A"],
+            "title": ["BREAD BIN", "CAKE TIN", "BREAD BIN"],
+            "quantity": [1, 1, 1],
+            "price": [16.95, 14.95, 16.95],
+            "order_id": ["562902", "562902", "C563606"],
+            "ts": [
+                datetime(2011, 8, 10, tzinfo=UTC),
+                datetime(2011, 8, 10, tzinfo=UTC),
+                datetime(2011, 8, 18, tzinfo=UTC),
+            ],
+        }
+    )
+    card = build_card("C1", events, as_of="2011-12-10")
+    match = resolve_order("what is credit note C563606 for?", card)
+    assert (match.how, *_ids(match)) == ("number", "562902", ["A"])
+    assert match.explanation == "C563606 reverses BREAD BIN of order 562902"

@@ -3,8 +3,10 @@
 :func:`resolve_order` looks, in this order, for
 
 1. **an order number** of the customer's in the message (``536365``, ``#536365``,
-   ``order no. 536365``); a number written as an order reference that is not one of theirs is
-   reported (``unknown_number``), never looked up among other customers' orders;
+   ``order no. 536365``), or the number of one of their cancellation or return documents
+   (``C543611``: the order and lines it reverses); a number written as an order reference
+   that is not one of theirs is reported (``unknown_number``), never looked up among other
+   customers' orders;
 2. **the items the message names**, matched against the titles of the customer's *own* order
    lines: the message is cut into product phrases (runs of words that are not support
    vocabulary, stopwords, numbers or dates: "the broken teapot" -> ``teapot``, "12 hand
@@ -514,9 +516,29 @@ def _resolve(message: str, card: CustomerCard, scorer: _Lines) -> OrderMatch:
     named = [p.text for p in phrases]
     by_id = {_norm_id(o.order_id): o for o in orders if o.order_id}
     mentioned = _ORDER_REF.search(message)
+    documents: dict[str, list[str]] = {}  # cancellation/return document -> its order, items
+    for reversal in card.returns:
+        if reversal.order_id and reversal.for_order and reversal.for_order != reversal.order_id:
+            entry = documents.setdefault(_norm_id(reversal.order_id), [reversal.for_order])
+            entry.append(reversal.item_id)
     for token in _ID_TOKEN.findall(message):
+        if not any(c.isdigit() for c in token):
+            continue
+        document = documents.get(_norm_id(token))
+        reversed_order = by_id.get(_norm_id(document[0])) if document else None
+        if document is not None and reversed_order is not None:
+            lines = [line for line in reversed_order.items if line.item_id in document[1:]]
+            return OrderMatch(
+                order=reversed_order,
+                lines=lines,
+                how="number",
+                mentioned_number=token,
+                explanation=(
+                    f"{token} reverses {_lines_text(lines)} of order {reversed_order.order_id}"
+                ),
+            )
         order = by_id.get(_norm_id(token))
-        if order is None or not any(c.isdigit() for c in token):
+        if order is None:
             continue
         if not phrases:
             return OrderMatch(

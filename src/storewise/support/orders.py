@@ -79,12 +79,7 @@ class OrderMatch(BaseModel):
     missing_date: str | None = Field(
         default=None, description="a date the message mentions with no order of the customer's"
     )
-    explanation: str = ""
-
-    @property
-    def named_items(self) -> bool:
-        """Whether the message names at least one product."""
-        return bool(self.named)
+    explanation: str = Field(default="", description="how it was found, or what did not match")
 
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")

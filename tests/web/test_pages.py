@@ -203,6 +203,8 @@ def test_support_console_with_a_customer_card(admin: TestClient, shop: Shop) -> 
     assert response.status_code == 200
     assert '<strong id="intent">cancel order</strong>' in response.text
     assert "Customer card" in response.text and "Recent orders" in response.text
+    # the agent sees which order the answer is about, and how it was found
+    assert 'id="match"' in response.text and 'id="matched-order"' in response.text
 
 
 @needs_marketing

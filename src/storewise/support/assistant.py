@@ -105,7 +105,13 @@ class AssistantConfig(BaseModel):
     max_message_chars: int = Field(default=5000, ge=1, description="longer messages are refused")
     high_value_clv: float = Field(default=1000.0, description="CLV from which a customer is VIP")
     high_value_spent: float = Field(default=1000.0, description="or total spent from which")
-    churn_risk_high: float = Field(default=0.5, ge=0, le=1, description="at-risk from this risk")
+    churn_risk_high: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="at-risk from this chance of no purchase in the next 90 days (about half "
+        "of a typical shop sits above 0.5)",
+    )
     high_value_segments: frozenset[str] = frozenset({"champions", "loyal", "vip", "high_value"})
     at_risk_segments: frozenset[str] = frozenset(
         {"at_risk", "cant_lose", "about_to_sleep", "hibernating", "need_attention"}

@@ -9,7 +9,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storewise.ingest.exprs import X, any_of, coalesce, col, lit, text, when
+from storewise.ingest.exprs import X, any_of, coalesce, col, free_text, lit, text, when
 
 floats = st.one_of(st.none(), st.sampled_from([0.0, -1.0, 2.5, math.nan, math.inf, -math.inf]))
 flags = st.one_of(st.none(), st.booleans())
@@ -44,4 +44,21 @@ def test_operators_agree_with_polars(a: Any, b: Any, p: Any, q: Any) -> None:
 def test_text_agrees_with_polars(value: str | None) -> None:
     columns = {"s": (value, pl.Utf8())}
     for expr in (text("s"), text("s").len_chars().gt(2), text("s").is_in(["a"]), text("s").ne("a")):
+        _same(expr, columns)
+
+
+#: Characters around the edges of the control sets: C0, tab and line breaks, DEL, C1, NBSP.
+EDGES = "\x00\x01\t\n\x0b\x0c\r\x1b\x1f \x7f\x80\x85\x9f\xa0\u2028a\u00e9"
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.none(), st.text(max_size=8), st.text(alphabet=EDGES, max_size=6)))
+def test_control_character_rules_agree_with_polars(value: str | None) -> None:
+    columns = {"s": (value, pl.Utf8())}
+    for expr in (
+        free_text("s"),
+        text("s").has_control(),
+        col("s").has_control(),
+        col("s").has_text_control(),
+    ):
         _same(expr, columns)

@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from storewise.errors import ConfigError
 from storewise.schema import EVENT_TYPE_ALIASES, EVENT_TYPES, MAX_FUTURE_SECONDS, MIN_TIMESTAMP
 
 MAX_ID_LENGTH = 200
@@ -43,8 +44,37 @@ EPOCH_TEXT = r"^\d{9,19}(\.\d+)?$"
 AWARE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%z")
 NAIVE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
+#: Control characters (Unicode category Cc: C0, DEL, C1), refused anywhere in an id. The
+#: polars (Rust regex) and Python spellings name the same set.
+CONTROL_PATTERN = r"[\x{00}-\x{1F}\x{7F}-\x{9F}]"
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: The control characters removed from free text (titles, names, ...): all but tab and line
+#: breaks. A NUL would make PostgreSQL refuse the whole import; others garble terminals.
+TEXT_CONTROL_PATTERN = r"[\x{00}-\x{08}\x{0B}\x{0C}\x{0E}-\x{1F}\x{7F}-\x{9F}]"
+TEXT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "in stock", "instock", "available")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "out of stock", "outofstock", "unavailable")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Ceilings on imported numbers (settings ``ingest_max_quantity``, ``ingest_max_price``):
+    a row beyond one is rejected with a reason, so a typo like 1e20 never becomes revenue."""
+
+    max_quantity: float = 1_000_000.0
+    max_price: float = 10_000_000.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_quantity", "max_price"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"ingest {name} must be a positive finite number, not {value}")
+
+    @property
+    def max_value(self) -> float:
+        """The largest line value: the largest quantity at the largest price."""
+        return self.max_quantity * self.max_price
 
 
 @dataclass
@@ -141,6 +171,35 @@ def trim_text(value: str | None) -> str | None:
     if value is None:
         return None
     return value.strip(WHITESPACE) or None
+
+
+def cleaned(column: str) -> pl.Expr:
+    """The column as free text: control characters but tab and line breaks removed, then
+    stripped, empty strings as null."""
+    text = (
+        pl.col(column)
+        .cast(pl.Utf8)
+        .str.replace_all(TEXT_CONTROL_PATTERN, "")
+        .str.strip_chars(WHITESPACE)
+    )
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def clean_text(value: str | None) -> str | None:
+    """Row twin of :func:`cleaned`."""
+    if value is None:
+        return None
+    return TEXT_CONTROL.sub("", value).strip(WHITESPACE) or None
+
+
+def has_control(column: str) -> pl.Expr:
+    """True where the column's stripped text holds a control character (refused in ids)."""
+    return trimmed(column).str.contains(CONTROL_PATTERN)
+
+
+def has_text_control(column: str) -> pl.Expr:
+    """True where the column holds a control character :func:`cleaned` removes."""
+    return pl.col(column).cast(pl.Utf8).str.contains(TEXT_CONTROL_PATTERN)
 
 
 def _vectorised(rule: Callable[[str], pl.Expr], value: str | None) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from storewise.ingest.clean import (
+    CONTROL_PATTERN,
     MAX_ID_LENGTH,
     Rules,
     event_type_expr,
@@ -30,7 +31,7 @@ from storewise.ingest.clean import (
     trim_text,
     trimmed,
 )
-from storewise.ingest.exprs import X, any_of, coalesce, col, lit, param, text, when
+from storewise.ingest.exprs import X, any_of, coalesce, col, free_text, lit, param, text, when
 from storewise.ingest.presets import Prepared, Preset
 from storewise.schema import EVENT_COLUMNS, EVENT_TYPES
 
@@ -48,6 +49,8 @@ HASHED = tuple(c for c in WANTED if c != "event_id")
 #: Parsed numbers: (derived column, raw column).
 NUMBERS = (("_qty", "quantity"), ("_price", "price"), ("_value", "value"))
 ID_COLUMNS = ("customer_id", "anonymous_id", "item_id", "order_id", "session_id", "event_id")
+#: Free text an event carries: control characters are removed (and the repair counted).
+TEXT_COLUMNS = ("title", "category", "country", "query")
 SALES = ("purchase", "return")
 
 _type, _qty, _price, _value = col("_type"), col("_qty"), col("_price"), col("_value")
@@ -59,6 +62,8 @@ def _not_numeric(raw: str, parsed: X) -> X:
 
 
 _sale = _type.is_in(SALES)
+CONTROL_REJECT = "control character (e.g. NUL, tab, line break) in an id"
+CONTROL_REPAIR = "control characters removed from title, category, country or query"
 
 #: Reject rules in order; a row gets the first reason that holds (null counts as false).
 REJECTS: tuple[tuple[str, X], ...] = (
@@ -71,6 +76,7 @@ REJECTS: tuple[tuple[str, X], ...] = (
         "id longer than 200 characters",
         any_of(*(text(c).len_chars().gt(MAX_ID_LENGTH) for c in ID_COLUMNS)),
     ),
+    (CONTROL_REJECT, any_of(*(text(c).has_control() for c in ID_COLUMNS))),
     ("missing timestamp", col("timestamp").is_null()),
     ("unparseable timestamp", _ts.is_null()),
     (
@@ -79,12 +85,21 @@ REJECTS: tuple[tuple[str, X], ...] = (
     ),
     ("unknown event type", ~_type.is_in(EVENT_TYPES).fill_null(False)),
     ("non-numeric quantity", _not_numeric("quantity", _qty)),
+    (
+        "quantity beyond the ceiling (setting ingest_max_quantity)",
+        _qty.abs().gt(param("max_quantity")),
+    ),
     ("zero quantity", _qty.eq(0)),
     ("negative quantity", _qty.lt(0) & ~_sale),
     ("non-numeric price", _not_numeric("price", _price)),
+    ("price beyond the ceiling (setting ingest_max_price)", _price.abs().gt(param("max_price"))),
     ("price <= 0 on a purchase or return", _price.le(0) & _sale),
     ("negative price", _price.lt(0)),
     ("non-numeric value", _not_numeric("value", _value)),
+    (
+        "value beyond the ceiling (ingest_max_quantity x ingest_max_price)",
+        _value.abs().gt(param("max_value")),
+    ),
 )
 
 #: Repairs counted on kept rows, by reason (after any preset's own repairs).
@@ -99,6 +114,7 @@ REPAIRS: tuple[tuple[str, X], ...] = (
         "event name mapped to a storewise type (e.g. view_item -> view)",
         text("event_type").is_not_null() & text("event_type").ne(_type),
     ),
+    (CONTROL_REPAIR, any_of(*(col(c).has_text_control() for c in TEXT_COLUMNS))),
 )
 
 _quantity = _qty.fill_null(1.0)
@@ -128,14 +144,32 @@ OUTPUT: tuple[tuple[str, X], ...] = (
     ("order_id", text("order_id")),
     ("ts", _ts),
     ("source", param("source")),
-    ("query", text("query")),
-    ("title", text("title")),
-    ("category", text("category")),
-    ("country", text("country")),
+    ("query", free_text("query")),
+    ("title", free_text("title")),
+    ("category", free_text("category")),
+    ("country", free_text("country")),
     ("is_product", col("is_product")),
 )
 _STORED = tuple((name, x) for name, x in OUTPUT if name in EVENT_COLUMNS)
 assert tuple(name for name, _ in _STORED) == EVENT_COLUMNS
+
+#: The tables for a chunk whose ids and text hold no control character (nearly all): the
+#: rules about control characters cannot hold and free text is plain stripped text, so the
+#: vectorised path leaves that work out, with the same outcome.
+_PLAIN_REJECTS = tuple((r, x) for r, x in REJECTS if r != CONTROL_REJECT)
+_PLAIN_REPAIRS = tuple((r, x) for r, x in REPAIRS if r != CONTROL_REPAIR)
+_PLAIN_OUTPUT = tuple((n, text(n) if n in TEXT_COLUMNS else x) for n, x in OUTPUT)
+
+
+def _holds_control(raw: pl.DataFrame) -> bool:
+    """Whether any id or free-text column of a chunk holds a control character."""
+    present = [c for c in (*ID_COLUMNS, *TEXT_COLUMNS) if c in raw.columns]
+    if not present:
+        return False
+    found = pl.any_horizontal(
+        [pl.col(c).cast(pl.Utf8).str.contains(CONTROL_PATTERN) for c in present]
+    ).any()
+    return bool(raw.select(found).item())
 
 
 def _counted(table: Sequence[tuple[str, Any]], counts: Sequence[int]) -> Counter[str]:
@@ -151,6 +185,10 @@ def convert_frame(
     raw: pl.DataFrame, preset: Preset, time_format: str | None, params: Mapping[str, Any]
 ) -> tuple[pl.DataFrame, pl.DataFrame, Counter[str], Counter[str]]:
     """(canonical events, rejected rows, repairs, notes) of one chunk, vectorised."""
+    plain = not _holds_control(raw)  # before the event id is filled in
+    rejects, repair_table, output = (
+        (_PLAIN_REJECTS, _PLAIN_REPAIRS, _PLAIN_OUTPUT) if plain else (REJECTS, REPAIRS, OUTPUT)
+    )
     raw = raw.with_columns(pl.lit(True).alias("is_product"))
     hashed = stable_ids(raw, HASHED, preset.name)
     raw = raw.with_columns(pl.coalesce(trimmed("event_id"), pl.lit(hashed)).alias("event_id"))
@@ -162,10 +200,10 @@ def convert_frame(
         *(parse_number(source).alias(name) for name, source in NUMBERS),
     )
     rules = Rules()
-    for reason, rule in REJECTS:
+    for reason, rule in rejects:
         rules.reject(reason, rule.polars(params))
     good, bad = rules.split(frame)
-    checks = [*prepared.repairs, *((r, x.polars(params)) for r, x in REPAIRS)]
+    checks = [*prepared.repairs, *((r, x.polars(params)) for r, x in repair_table)]
     repairs, notes = Counter[str](), Counter[str]()
     if good.height:
         for table, out in ((checks, repairs), (prepared.notes, notes)):
@@ -174,7 +212,7 @@ def convert_frame(
                     [e.fill_null(False).sum().alias(str(i)) for i, (_, e) in enumerate(table)]
                 )
                 out.update(_counted(table, sums.row(0)))
-    events = good.select([x.polars(params).alias(name) for name, x in OUTPUT])
+    events = good.select([x.polars(params).alias(name) for name, x in output])
     return events, bad, repairs, notes
 
 

@@ -17,7 +17,16 @@ from typing import Any
 
 import polars as pl
 
-from storewise.ingest.clean import trim_text, trimmed
+from storewise.ingest.clean import (
+    CONTROL,
+    CONTROL_PATTERN,
+    TEXT_CONTROL,
+    TEXT_CONTROL_PATTERN,
+    clean_text,
+    cleaned,
+    trim_text,
+    trimmed,
+)
 
 Row = Mapping[str, Any]
 Params = Mapping[str, Any]
@@ -95,6 +104,14 @@ class X:
         """Length of text in characters."""
         return X("len", self)
 
+    def has_control(self) -> X:
+        """True where text holds a control character (any of Unicode's Cc; refused in ids)."""
+        return X("has_control", self)
+
+    def has_text_control(self) -> X:
+        """True where text holds a control character :func:`free_text` removes."""
+        return X("has_text_control", self)
+
     # -- the two backends -------------------------------------------------------------------
     def polars(self, params: Params) -> pl.Expr:
         """The polars expression, with ``params`` as literals."""
@@ -131,6 +148,12 @@ def text(name: str) -> X:
     return X("trim", name)
 
 
+def free_text(name: str) -> X:
+    """A column as free text: control characters but tab and line breaks removed, stripped,
+    empty as null (:func:`~storewise.ingest.clean.cleaned`)."""
+    return X("clean", name)
+
+
 def when(condition: X, then: X | Any, otherwise: X | Any) -> X:
     """``then`` where ``condition`` is true, else ``otherwise`` (null counts as false)."""
     return X("when", condition, _x(then), _x(otherwise))
@@ -156,6 +179,7 @@ _POLARS: dict[str, Callable[..., pl.Expr]] = {
     "lit": lambda _p_, value: pl.lit(value),
     "param": lambda params, name: pl.lit(params[name]),
     "trim": lambda _p_, name: trimmed(name),
+    "clean": lambda _p_, name: cleaned(name),
     "and": lambda p, a, b: _p(p, a) & _p(p, b),
     "or": lambda p, a, b: _p(p, a) | _p(p, b),
     "not": lambda p, a: ~_p(p, a),
@@ -172,6 +196,8 @@ _POLARS: dict[str, Callable[..., pl.Expr]] = {
     "abs": lambda p, a: _p(p, a).abs(),
     "fill_null": lambda p, a, b: _p(p, a).fill_null(_p(p, b)),
     "len": lambda p, a: _p(p, a).str.len_chars(),
+    "has_control": lambda p, a: _p(p, a).str.contains(CONTROL_PATTERN),
+    "has_text_control": lambda p, a: _p(p, a).str.contains(TEXT_CONTROL_PATTERN),
     "when": lambda p, c, t, o: pl.when(_p(p, c)).then(_p(p, t)).otherwise(_p(p, o)),
     "coalesce": lambda p, *xs: pl.coalesce([_p(p, x) for x in xs]),
     "any": lambda p, *xs: pl.any_horizontal([_p(p, x) for x in xs]),
@@ -296,6 +322,10 @@ def _trim(name: str) -> RowFn:
     return lambda row, _params: trim_text(row[name])
 
 
+def _clean(name: str) -> RowFn:
+    return lambda row, _params: clean_text(row[name])
+
+
 def _is_null(a: X) -> RowFn:
     return lambda row, params: a.row(row, params) is None
 
@@ -309,6 +339,7 @@ _ROW: dict[str, Callable[..., RowFn]] = {
     "lit": _lit,
     "param": _param,
     "trim": _trim,
+    "clean": _clean,
     "and": _and,
     "or": lambda a, b: _any(a, b),
     "not": _unary(lambda v: not v),
@@ -325,6 +356,8 @@ _ROW: dict[str, Callable[..., RowFn]] = {
     "abs": _unary(abs),
     "fill_null": _fill_null,
     "len": _unary(len),
+    "has_control": _unary(lambda v: CONTROL.search(v) is not None),
+    "has_text_control": _unary(lambda v: TEXT_CONTROL.search(v) is not None),
     "when": _when,
     "coalesce": _coalesce,
     "any": _any,

@@ -7,8 +7,10 @@ for every row read: stored, duplicate, or rejected with a reason and line number
 
 from __future__ import annotations
 
+import csv
 import os
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,12 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from storewise.errors import InputError
 from storewise.ingest import events as events_rules
 from storewise.ingest.clean import (
     IngestReport,
+    Limits,
     Rules,
+    cleaned,
+    has_control,
+    has_text_control,
     normalise_numeric_id,
     not_numeric,
     parse_bool,
@@ -40,6 +47,22 @@ from storewise.store.writer import now_ms
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 ProgressFn = Callable[[str, int, int], None]
+#: Earliest plausible ``created_at`` of a customer profile (1900-01-01, epoch ms); later
+#: than a day ahead is implausible too (a consent dated 9999 would outrank every later one).
+CREATED_AT_LOW = -2_208_988_800_000
+#: Errors the data libraries raise on input they cannot read: a last line of defence that
+#: turns one into an :class:`InputError` naming the file and lines (nothing is stored).
+DATA_ERRORS: tuple[type[BaseException], ...] = (
+    pl.exceptions.PolarsError,
+    pa.ArrowException,
+    UnicodeError,
+    csv.Error,
+    RecursionError,
+    OverflowError,
+    zlib.error,
+    EOFError,
+    pl.exceptions.PanicException,  # (a BaseException: a crash inside polars on odd data)
+)
 
 
 @dataclass
@@ -103,8 +126,10 @@ def _select_canonical(
 ) -> pl.DataFrame:
     """The chunk with canonical column names (missing ones null) and a ``_line`` column."""
     frame = chunk.frame
+    present = set(frame.columns)  # a JSON-lines chunk may lack a key the file has elsewhere
     exprs = [
-        (pl.col(columns[name]) if name in columns else pl.lit(None)).alias(name) for name in wanted
+        (pl.col(columns[name]) if columns.get(name) in present else pl.lit(None)).alias(name)
+        for name in wanted
     ]
     out = frame.select(exprs).with_columns(pl.Series("_line", chunk.lines))
     strings = [
@@ -121,16 +146,31 @@ _EVENT_WANTED = events_rules.WANTED
 class Converter:
     """Turns mapped chunks of one kind into canonical rows, rejects and repair counts."""
 
-    def __init__(self, preset: Preset, time_format: str | None, source: str) -> None:
+    def __init__(
+        self,
+        preset: Preset,
+        time_format: str | None,
+        source: str,
+        limits: Limits | None = None,
+    ) -> None:
         self.preset = preset
         self.time_format = time_format
         self.source = source[:100]
+        self.limits = limits or Limits()
         self.low, self.high = timestamp_bounds(now_ms())
 
     @property
     def params(self) -> dict[str, Any]:
-        """Values the event rule tables read: the plausible time window and the source."""
-        return {"low": self.low, "high": self.high, "source": self.source}
+        """Values the event rule tables read: the plausible time window, the ceilings on
+        numbers and the source."""
+        return {
+            "low": self.low,
+            "high": self.high,
+            "max_quantity": self.limits.max_quantity,
+            "max_price": self.limits.max_price,
+            "max_value": self.limits.max_value,
+            "source": self.source,
+        }
 
     # -- events and orders -------------------------------------------------------------------
     def events(
@@ -149,14 +189,20 @@ class Converter:
         return events_rules.convert_rows(raw, self.preset, self.params)
 
     # -- catalog ------------------------------------------------------------------------------
-    def items(
-        self, raw: pl.DataFrame, extra: Sequence[str]
-    ) -> tuple[pl.DataFrame, pl.DataFrame, Counter[str]]:
-        """(catalog rows, rejected rows, repairs) of one chunk."""
+    def items(self, raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, Counter[str]]:
+        """(catalog rows, rejected rows, repairs) of one chunk; an ``_attributes`` column, if
+        any, holds the JSON of the file's unmapped columns."""
         rules = Rules()
         rules.reject("missing item_id", trimmed("item_id").is_null())
         rules.reject("id longer than 200 characters", too_long("item_id"))
+        rules.reject(
+            "control character (e.g. NUL, tab, line break) in an id", has_control("item_id")
+        )
         rules.reject("non-numeric price", not_numeric("price"))
+        rules.reject(
+            "price beyond the ceiling (setting ingest_max_price)",
+            parse_number("price").abs() > self.limits.max_price,
+        )
         rules.reject("negative price", parse_number("price") < 0)
         rules.reject(
             "unrecognised in_stock value",
@@ -167,24 +213,16 @@ class Converter:
             trimmed("currency").is_not_null() & ~trimmed("currency").str.contains(r"^[A-Za-z]{3}$"),
         )
         good, bad = rules.split(raw)
-        attributes = (
-            pl.struct([pl.col(c).cast(pl.Utf8) for c in extra]).struct.json_encode()
-            if extra
-            else pl.lit(None, pl.Utf8)
-        )
         items = good.select(
             trimmed("item_id").alias("item_id"),
-            trimmed("title").alias("title"),
-            trimmed("description").alias("description"),
-            trimmed("category").alias("category"),
-            trimmed("brand").alias("brand"),
-            parse_number("price").alias("price"),
+            *(cleaned(c).alias(c) for c in ITEM_TEXT),
+            (parse_number("price") + 0.0).alias("price"),  # (-0.0 + 0.0 is 0.0)
             trimmed("currency").str.to_uppercase().alias("currency"),
             parse_bool("in_stock").fill_null(True).alias("in_stock"),
             pl.lit(True).alias("is_product"),
-            attributes.alias("attributes"),
+            _attributes_of(good).alias("attributes"),
         )
-        repairs = Counter[str]()
+        repairs = _text_repairs(good, ITEM_TEXT)
         missing_title = int(items["title"].null_count())
         if missing_title:
             repairs["item without title (kept; content models use category and attributes)"] = (
@@ -194,9 +232,10 @@ class Converter:
 
     # -- customers ------------------------------------------------------------------------------
     def customers(
-        self, raw: pl.DataFrame, extra: Sequence[str]
+        self, raw: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, Counter[str]]:
-        """(profiles, consents, rejected rows, repairs) of one chunk."""
+        """(profiles, consents, rejected rows, repairs) of one chunk; an ``_attributes``
+        column, if any, holds the JSON of the file's unmapped columns."""
         raw = raw.with_columns(
             (
                 parse_timestamps(raw["created_at"], self.time_format)
@@ -208,6 +247,9 @@ class Converter:
         rules.reject("missing customer_id", trimmed("customer_id").is_null())
         rules.reject("id longer than 200 characters", too_long("customer_id"))
         rules.reject(
+            "control character (e.g. NUL, tab, line break) in an id", has_control("customer_id")
+        )
+        rules.reject(
             "unparseable created_at",
             pl.col("created_at").is_not_null() & pl.col("_created").is_null(),
         )
@@ -218,10 +260,18 @@ class Converter:
                 trimmed(column).is_not_null() & parse_bool(column).is_null(),
             )
         good, bad = rules.split(raw)
-        email_ok = trimmed("email").str.contains(EMAIL)
-        repairs = Counter[str]()
+        implausible = (pl.col("_created") < CREATED_AT_LOW) | (pl.col("_created") > self.high)
+        good = good.with_columns(
+            pl.when(implausible).then(None).otherwise(pl.col("_created")).alias("_created"),
+            implausible.fill_null(False).alias("_implausible"),
+        )
+        email_ok = cleaned("email").str.contains(EMAIL)
+        repairs = _text_repairs(good, CUSTOMER_TEXT)
         if good.height:
-            bad_email = int(good.select((trimmed("email").is_not_null() & ~email_ok).sum()).item())
+            dropped = int(good["_implausible"].sum())
+            if dropped:
+                repairs["implausible created_at removed (before 1900 or in the future)"] = dropped
+            bad_email = int(good.select((cleaned("email").is_not_null() & ~email_ok).sum()).item())
             if bad_email:
                 repairs["invalid email removed (profile kept)"] = bad_email
             renamed = int(
@@ -231,21 +281,16 @@ class Converter:
             )
             if renamed:
                 repairs["customer id normalised (e.g. 17850.0 -> 17850)"] = renamed
-        attributes = (
-            pl.struct([pl.col(c).cast(pl.Utf8) for c in extra]).struct.json_encode()
-            if extra
-            else pl.lit(None, pl.Utf8)
-        )
         profiles = good.select(
             normalise_numeric_id("customer_id").alias("customer_id"),
-            trimmed("country").alias("country"),
+            cleaned("country").alias("country"),
             pl.col("_created").alias("created_at"),
-            attributes.alias("attributes"),
+            _attributes_of(good).alias("attributes"),
             pl.when(email_ok)
-            .then(trimmed("email").str.to_lowercase())
+            .then(cleaned("email").str.to_lowercase())
             .otherwise(None)
             .alias("email"),
-            trimmed("name").alias("name"),
+            cleaned("name").alias("name"),
         )
         stamp = now_ms()
         consent_frames = [
@@ -260,6 +305,37 @@ class Converter:
         ]
         consents = pl.concat(consent_frames)
         return profiles, consents, bad, repairs
+
+
+#: Free text of catalog rows and profiles: control characters are removed (repair counted).
+ITEM_TEXT = ("title", "description", "category", "brand")
+CUSTOMER_TEXT = ("country", "email", "name")
+
+
+def _attributes_of(frame: pl.DataFrame) -> pl.Expr:
+    """The JSON attributes column (unmapped columns of the file), or null."""
+    return pl.col("_attributes") if "_attributes" in frame.columns else pl.lit(None, pl.Utf8)
+
+
+def _attributes(frame: pl.DataFrame, extra: Sequence[str]) -> pl.Series:
+    """The unmapped columns of a chunk as one JSON text per row (keys the chunk lacks are
+    left out), built apart from the canonical columns so no file column can collide."""
+    present = [c for c in extra if c in frame.columns]
+    if not present:
+        return pl.Series("_attributes", [None] * frame.height, dtype=pl.Utf8)
+    encoded = pl.struct([pl.col(c).cast(pl.Utf8) for c in present]).struct.json_encode()
+    return frame.select(encoded.alias("_attributes")).to_series()
+
+
+def _text_repairs(frame: pl.DataFrame, columns: Sequence[str]) -> Counter[str]:
+    """The repair count of rows whose free text lost control characters."""
+    repairs = Counter[str]()
+    if frame.height:
+        touched = pl.any_horizontal([has_text_control(c) for c in columns]).fill_null(False)
+        count = int(frame.select(touched.sum()).item())
+        if count:
+            repairs[f"control characters removed from {', '.join(columns)}"] = count
+    return repairs
 
 
 def _read_rejects(
@@ -329,10 +405,13 @@ def ingest(
     rejected_csv: str | Path | None = None,
     chunk_rows: int = 200_000,
     progress: ProgressFn | None = None,
+    limits: Limits | None = None,
 ) -> IngestReport:
     """Import ``paths`` of one ``kind`` (orders, events, items, customers) into ``store``.
 
-    All files commit together or not at all; the report accounts for every row.
+    All files commit together or not at all; the report accounts for every row. A file that
+    cannot be read at all is an :class:`InputError` naming it (nothing is stored); ``limits``
+    are the ceilings on quantities and prices (default: :class:`Limits`).
     """
     chosen = get_preset(preset, kind)
     if not paths:
@@ -346,13 +425,29 @@ def ingest(
     for source in sources:
         columns = resolve_columns(source.columns(), chosen, mapping or {}, where=str(source.path))
         plans.append((source, columns))
-    rejects = RejectWriter(Path(rejected_csv) if rejected_csv else None)
+    rejects = _reject_writer(Path(rejected_csv) if rejected_csv else None)
     try:
         with store.writer() as writer:
             for source, columns in plans:
-                _ingest_file(
-                    writer, source, columns, chosen, kind, time_format, report, rejects, progress
-                )
+                before = report.rows_read
+                try:
+                    _ingest_file(
+                        writer,
+                        source,
+                        columns,
+                        chosen,
+                        kind,
+                        time_format,
+                        report,
+                        rejects,
+                        progress,
+                        limits,
+                    )
+                except DATA_ERRORS as exc:
+                    raise InputError(
+                        f"{source.path}: cannot be imported, failed after its first "
+                        f"{report.rows_read - before:,} rows ({_brief(exc)}); nothing was stored"
+                    ) from exc
             report.seconds = time.perf_counter() - started  # the stored report says it too
             writer.record_report(kind, report.files, report.to_dict())
     except BaseException:
@@ -361,6 +456,22 @@ def ingest(
     rejects.commit()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _brief(exc: BaseException) -> str:
+    """The first line of an error, with its type, short enough for one message."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+def _reject_writer(path: Path | None) -> RejectWriter:
+    """The rejected-rows writer, or an :class:`InputError` if ``path`` cannot be written."""
+    if path is not None and path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name for the rejected rows")
+    try:
+        return RejectWriter(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the rejected rows ({exc.strerror or exc})") from exc
 
 
 def _ingest_file(
@@ -373,8 +484,9 @@ def _ingest_file(
     report: IngestReport,
     rejects: RejectWriter,
     progress: ProgressFn | None,
+    limits: Limits | None,
 ) -> None:
-    converter = Converter(preset, time_format, f"{preset.name}:{source.path.name}")
+    converter = Converter(preset, time_format, f"{preset.name}:{source.path.name}", limits)
     delimiter = source.delimiter or ","
     file_columns = source.columns()
     mapped = set(columns.values())
@@ -414,8 +526,8 @@ def _ingest_file(
             _aggregate(agg, events)
         elif kind == "items":
             raw = _select_canonical(chunk, columns, list(preset.columns))
-            raw = pl.concat([raw, chunk.frame.select(extra)], how="horizontal") if extra else raw
-            items, bad_rows, repairs = converter.items(raw, extra)
+            raw = raw.with_columns(_attributes(chunk.frame, extra)) if extra else raw
+            items, bad_rows, repairs = converter.items(raw)
             report.repaired.update(repairs)
             unique = items.unique("item_id", keep="last")
             report.duplicates += items.height - unique.height
@@ -423,8 +535,8 @@ def _ingest_file(
             report.stored += unique.height
         else:
             raw = _select_canonical(chunk, columns, list(preset.columns))
-            raw = pl.concat([raw, chunk.frame.select(extra)], how="horizontal") if extra else raw
-            profiles, consents, bad_rows, repairs = converter.customers(raw, extra)
+            raw = raw.with_columns(_attributes(chunk.frame, extra)) if extra else raw
+            profiles, consents, bad_rows, repairs = converter.customers(raw)
             report.repaired.update(repairs)
             unique = profiles.unique("customer_id", keep="last")
             report.duplicates += profiles.height - unique.height

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from storewise.errors import InputError
+from storewise.ingest.clean import Limits
 from storewise.ingest.events import WANTED
 from storewise.ingest.pipeline import Converter
 from storewise.ingest.presets import get_preset
@@ -148,25 +149,71 @@ class CheckedRecords:
         ]
 
 
+def _unreadable(record: Mapping[str, Any]) -> str | None:
+    """Why a record's values cannot be read as text at all (None when they can): a lone
+    surrogate (no database stores it), nesting too deep for JSON, an integer too long."""
+    for value in record.values():
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "text is not valid Unicode (a lone surrogate)"
+        elif isinstance(value, dict | list):
+            try:
+                json.dumps(value).encode("utf-8")
+            except RecursionError:
+                return "a value nested too deeply"
+            except ValueError:
+                return "a nested value that is not valid JSON text"
+        elif isinstance(value, int) and value.bit_length() > 1024:
+            return "a number too large to be read"
+    return None
+
+
 def check_records(
-    kind: str, records: Sequence[Mapping[str, Any]], *, source: str = "api"
+    kind: str,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    source: str = "api",
+    limits: Limits | None = None,
 ) -> CheckedRecords:
     """Validate and clean records of one kind (events, items, customers), before any write,
-    so the CPU work stays outside the store's write transaction (and its write lock)."""
+    so the CPU work stays outside the store's write transaction (and its write lock).
+
+    ``limits`` are the ceilings on quantities and prices (default: :class:`Limits`); a record
+    whose values cannot even be read as text is rejected by position like any other.
+    """
     if kind not in ("events", "items", "customers"):
         raise InputError(f"unknown record kind {kind!r}")
+    unreadable = {i: r for i, rec in enumerate(records) if (r := _unreadable(rec)) is not None}
+    if not unreadable:
+        return _check(kind, records, source, limits)
+    kept = [i for i in range(len(records)) if i not in unreadable]
+    checked = _check(kind, [records[i] for i in kept], source, limits)
+    moved = [{**r, "index": kept[r["index"]]} for r in checked.rejected]
+    refused = [{"index": i, "reason": r} for i, r in unreadable.items()]
+    checked.rejected = sorted([*moved, *refused], key=lambda r: int(r["index"]))
+    checked.received = len(records)
+    return checked
+
+
+def _check(
+    kind: str, records: Sequence[Mapping[str, Any]], source: str, limits: Limits | None
+) -> CheckedRecords:
+    """:func:`check_records` of records known to be readable as text."""
     if not records:
         return CheckedRecords(kind, 0, pl.DataFrame())
-    converter = Converter(get_preset(None, kind), None, source)
+    converter = Converter(get_preset(None, kind), None, source, limits)
     if kind == "events":
         events, rejected, repairs = convert_events(converter, records)
         return CheckedRecords(kind, len(records), events, rejected=rejected, repaired=repairs)
     if kind == "items":
-        items, bad, repairs = converter.items(_frame(records, ITEM_IMPORT_COLUMNS), [])
+        items, bad, repairs = converter.items(_frame(records, ITEM_IMPORT_COLUMNS))
         unique = items.unique("item_id", keep="last")
         return CheckedRecords(kind, len(records), unique, None, _rejects(bad), repairs)
     raw = _frame(records, CUSTOMER_IMPORT_COLUMNS)
-    profiles, consents, bad, repairs = converter.customers(raw, [])
+    profiles, consents, bad, repairs = converter.customers(raw)
     unique = profiles.unique("customer_id", keep="last")
     return CheckedRecords(kind, len(records), unique, consents, _rejects(bad), repairs)
 

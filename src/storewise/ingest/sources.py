@@ -2,16 +2,23 @@
 
 Every reader yields bounded chunks of rows together with each row's line number, and reports
 rows it cannot even split into fields (wrong field count, invalid JSON) as :class:`BadRow`,
-so the pipeline can account for every line of the input.
+so the pipeline can account for every line of the input. A file that cannot be read at all
+(binary, not the format its name says, corrupt compression) is an :class:`InputError` that
+names the file and the problem, raised before anything is stored where it can be.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import functools
 import gzip
 import io
 import json
-from collections.abc import Callable, Iterator
+import re
+import sys
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +35,23 @@ SAMPLE_BYTES = 1 << 20
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+#: A JSON line longer than this (in characters) is rejected without being held in memory.
+MAX_LINE_CHARS = 64 << 20
+#: Share of control characters (C0 but whitespace, DEL, undecodable) in a text file's first
+#: megabyte above which it is called binary: random bytes have about 11%, text none.
+BINARY_SHARE = 0.05
+_BINARY_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+#: Leading bytes of formats people hand in by mistake, and what to say about them.
+MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PAR1", "a Parquet file (name it .parquet)"),
+    (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook?); unzip it or save it as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an Office document (an Excel .xls workbook?); save it as CSV"),
+    (b"BZh", "a bzip2 archive; decompress it (gzip is read as it is)"),
+    (b"\xfd7zXZ\x00", "an xz archive; decompress it (gzip is read as it is)"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive; decompress it (gzip is read as it is)"),
+    (b"%PDF", "a PDF document"),
+    (b"SQLite format 3\x00", "a SQLite database"),
+)
 
 
 @dataclass(frozen=True)
@@ -73,10 +97,34 @@ def _sample(path: Path) -> bytes:
         with gzip.open(path, "rb") as handle:
             try:
                 return handle.read(SAMPLE_BYTES)
-            except (OSError, EOFError) as exc:
+            except (OSError, EOFError, zlib.error) as exc:
                 raise InputError(f"{path}: not a readable gzip file ({exc})") from exc
     with path.open("rb") as handle:
         return handle.read(SAMPLE_BYTES)
+
+
+def not_text(sample: bytes, text: str) -> str | None:
+    """What a file whose first bytes are ``sample`` (decoded: ``text``) is, if not text."""
+    for magic, what in MAGIC:
+        if sample.startswith(magic):
+            return f"it is {what}"
+    if text:
+        share = len(_BINARY_CHARS.findall(text)) / len(text)
+        if share > BINARY_SHARE:
+            return f"it looks binary ({share:.0%} of its first characters are control codes)"
+    return None
+
+
+def _delimiter(value: str | None) -> str | None:
+    """A CSV delimiter given by hand: one character (``\\t`` and ``tab`` mean a tab)."""
+    if value is None:
+        return None
+    value = {"\\t": "\t", "tab": "\t"}.get(value.lower(), value)
+    if len(value) != 1 or value in '"\r\n':
+        raise InputError(
+            f"the delimiter must be one character other than a quote or line break, got {value!r}"
+        )
+    return value
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -159,53 +207,109 @@ class Source:
         self.format = _format_of(self.path)
         self.chunk_rows = chunk_rows
         self.encoding = encoding
-        self.delimiter = delimiter
+        self.delimiter = _delimiter(delimiter)
         self._columns: list[str] | None = None
+        if encoding is not None:
+            try:
+                codecs.lookup(encoding)
+            except LookupError as exc:
+                raise InputError(f"{self.path}: unknown encoding {encoding!r}") from exc
+        try:
+            self._inspect()
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot be read ({exc.strerror or exc})") from exc
+
+    def _inspect(self) -> None:
+        """Refuse a file that is empty or not what its name says; read a CSV's header."""
         if self.path.stat().st_size == 0:
             raise InputError(f"{self.path}: the file is empty (not even a header line)")
+        if self.format == "parquet":
+            with self.path.open("rb") as handle:
+                head = handle.read(4)
+            if head != b"PAR1":
+                what = "it is gzip-compressed; decompress it" if head[:2] == b"\x1f\x8b" else None
+                sample = _sample(self.path)
+                what = what or not_text(sample, sample.decode("utf-8", errors="replace"))
+                raise InputError(
+                    f"{self.path}: not a Parquet file (it does not start with PAR1)"
+                    + (f": {what}" if what else "; if it is CSV or JSON lines, name it so")
+                )
+            return
+        sample = _sample(self.path)
+        if not sample.strip():
+            raise InputError(f"{self.path}: the file is empty (not even a header line)")
         if self.format == "csv":
-            sample = _sample(self.path)
-            if not sample.strip():
-                raise InputError(f"{self.path}: the file is empty (not even a header line)")
-            self.encoding = encoding or detect_encoding(sample)
+            self.encoding = self.encoding or detect_encoding(sample)
+        text = sample.decode(self.encoding or "utf-8", errors="replace")
+        problem = not_text(sample, text)
+        if problem is not None:
+            kind = "CSV" if self.format == "csv" else "JSON lines"
+            raise InputError(
+                f"{self.path}: not a {kind} text file: {problem}; if it is UTF-16 text, give "
+                "--encoding utf-16"
+            )
+        if self.format == "csv":
+            self.delimiter = self.delimiter or detect_delimiter(text)
+            first = re.split(r"\r\n|\r|\n", text.lstrip("\ufeff"), maxsplit=1)[0]
             try:
-                text = sample.decode(self.encoding, errors="replace")
-            except LookupError as exc:
-                raise InputError(f"{self.path}: unknown encoding {self.encoding!r}") from exc
-            self.delimiter = delimiter or detect_delimiter(text)
-            reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=self.delimiter)
-            header = next(reader, [])
+                header = next(csv.reader([first], delimiter=self.delimiter), [])
+            except csv.Error as exc:
+                raise InputError(f"{self.path}: cannot read the header line ({exc})") from exc
             self._columns = [h.strip() for h in header]
 
     def columns(self) -> list[str]:
         """The column names as they appear in the file's header."""
         if self._columns is None:
             if self.format == "parquet":
-                self._columns = list(pq.ParquetFile(self.path).schema_arrow.names)
+                names = list(self._parquet().schema_arrow.names)
+                if len(set(names)) != len(names):
+                    dupes = sorted({n for n in names if names.count(n) > 1})
+                    raise InputError(f"{self.path}: duplicated column names: {dupes}")
+                self._columns = names
             else:
                 self._columns = self._jsonl_columns()
         return self._columns
 
+    def _parquet(self) -> pq.ParquetFile:
+        try:
+            return pq.ParquetFile(self.path)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise InputError(f"{self.path}: not a readable Parquet file ({exc})") from exc
+
     def _jsonl_columns(self) -> list[str]:
+        """The keys of the objects on the first 1,000 lines; none readable is an error."""
         names: dict[str, None] = {}
-        with self._open_text() as handle:
-            for number, line in enumerate(handle):
-                if number >= 1000:
-                    break
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(record, dict):
-                    names.update(dict.fromkeys(record))
+        first_problem = ""
+        encoding = self.encoding or "utf-8"
+        try:
+            with self._open_text() as handle:
+                for number, line in _lines(handle):
+                    if number > 1000:
+                        break
+                    if _cut(line, handle):
+                        record, reason = None, "too long"
+                    elif not line.strip():
+                        continue
+                    else:
+                        record, reason = _json_record(line, encoding)
+                    if record is not None:
+                        names.update(dict.fromkeys(record))
+                    elif not first_problem:
+                        first_problem = f"line {number}: {reason}"
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{self.path}: unreadable ({exc})") from exc
+        if not names and first_problem:
+            raise InputError(f"{self.path}: no line holds a readable JSON object ({first_problem})")
         return list(names)
 
     def _open_text(self) -> IO[str]:
         if _is_gzip(self.path):
             return io.TextIOWrapper(
-                gzip.open(self.path, "rb"), encoding=self.encoding or "utf-8", errors="replace"
+                gzip.open(self.path, "rb"),
+                encoding=self.encoding or "utf-8",
+                errors="surrogateescape",
             )
-        return self.path.open(encoding=self.encoding or "utf-8", errors="replace")
+        return self.path.open(encoding=self.encoding or "utf-8", errors="surrogateescape")
 
     def chunks(self, progress: ProgressFn | None = None) -> Iterator[Chunk]:
         """The file's rows in chunks of about ``chunk_rows``, with line numbers."""
@@ -242,38 +346,40 @@ class Source:
             stream = pa.CompressedInputStream(stream, "gzip")
         encoding = "utf8" if self.encoding in ("utf-8", "utf-8-sig") else str(self.encoding)
         block = max(1 << 16, min(64 << 20, self.chunk_rows * 100))
+        undecodable: list[BaseException] = []
+        restore = _catch_row_decoding(on_invalid, undecodable)
         try:
-            reader = pacsv.open_csv(
-                stream,
-                read_options=pacsv.ReadOptions(
-                    use_threads=False, block_size=block, encoding=encoding
-                ),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=self.delimiter or ",",
-                    invalid_row_handler=on_invalid,
-                    newlines_in_values=False,
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={name: pa.string() for name in header},
-                    strings_can_be_null=True,
-                    null_values=[""],
-                    quoted_strings_can_be_null=True,
-                ),
-            )
-        except (pa.ArrowInvalid, OSError) as exc:
-            raw.close()
-            raise InputError(f"{self.path}: cannot read as CSV ({exc})") from exc
-        next_line = 2  # the header is line 1
-        try:
+            try:
+                reader = pacsv.open_csv(
+                    stream,
+                    read_options=pacsv.ReadOptions(
+                        use_threads=False, block_size=block, encoding=encoding
+                    ),
+                    parse_options=pacsv.ParseOptions(
+                        delimiter=self.delimiter or ",",
+                        invalid_row_handler=on_invalid,
+                        newlines_in_values=False,
+                    ),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={name: pa.string() for name in header},
+                        strings_can_be_null=True,
+                        null_values=[""],
+                        quoted_strings_can_be_null=True,
+                    ),
+                )
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                problem = _csv_problem(exc, str(self.encoding), block, undecodable)
+                raise InputError(f"{self.path}: cannot read as CSV ({problem})") from exc
+            next_line = 2  # the header is line 1
             while True:
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
                     break
-                except (pa.ArrowInvalid, OSError) as exc:
+                except (pa.ArrowException, OSError, ValueError) as exc:
+                    problem = _csv_problem(exc, str(self.encoding), block, undecodable)
                     raise InputError(
-                        f"{self.path}: unreadable near line {next_line} ({exc}); if the file "
-                        "is not UTF-8, give --encoding"
+                        f"{self.path}: unreadable near line {next_line} ({problem})"
                     ) from exc
                 frame = pl.from_arrow(pa.Table.from_batches([batch]))
                 assert isinstance(frame, pl.DataFrame)
@@ -289,24 +395,38 @@ class Source:
                     pl.DataFrame(schema=dict.fromkeys(header, pl.Utf8)), np.empty(0, np.int64), bad
                 )
         finally:
+            restore()
             raw.close()
 
     # -- Parquet -------------------------------------------------------------------------------
     def _parquet_chunks(self, progress: ProgressFn | None) -> Iterator[Chunk]:
-        try:
-            parquet = pq.ParquetFile(self.path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"{self.path}: not a readable Parquet file ({exc})") from exc
+        parquet = self._parquet()
         total = parquet.metadata.num_rows
         done = 0
-        for batch in parquet.iter_batches(batch_size=self.chunk_rows):
-            frame = pl.from_arrow(pa.Table.from_batches([batch]))
-            assert isinstance(frame, pl.DataFrame)
-            lines = np.arange(done + 1, done + frame.height + 1, dtype=np.int64)
-            done += frame.height
+        batches = parquet.iter_batches(batch_size=self.chunk_rows)
+        while True:
+            try:
+                table = pa.Table.from_batches([next(batches)])
+                lines = np.arange(done + 1, done + table.num_rows + 1, dtype=np.int64)
+                bad: list[BadRow] = []
+                invalid = _invalid_text_rows(table)
+                if invalid is not None:
+                    reason = "text that is not valid UTF-8"
+                    bad = [BadRow(int(n), reason, "") for n in lines[invalid]]
+                    table, lines = table.filter(pa.array(~invalid)), lines[~invalid]
+                frame = pl.from_arrow(table)
+                assert isinstance(frame, pl.DataFrame)
+                frame = _as_text_columns(frame)
+            except StopIteration:
+                break
+            except (pa.ArrowException, pl.exceptions.PolarsError, OSError, ValueError) as exc:
+                raise InputError(
+                    f"{self.path}: unreadable after row {done:,} ({str(exc)[:300]})"
+                ) from exc
+            done += frame.height + len(bad)
             if progress is not None:
                 progress(done, total)
-            yield Chunk(frame, lines)
+            yield Chunk(frame, lines, bad)
 
     # -- JSON lines --------------------------------------------------------------------------
     def _jsonl_chunks(self, progress: ProgressFn | None) -> Iterator[Chunk]:
@@ -316,32 +436,193 @@ class Source:
         bad: list[BadRow] = []
         raw = _CountingFile(self.path, progress)
         binary: IO[bytes] = gzip.GzipFile(fileobj=raw) if _is_gzip(self.path) else raw  # type: ignore[assignment]
-        text = io.TextIOWrapper(binary, encoding=self.encoding or "utf-8", errors="replace")
+        encoding = self.encoding or "utf-8"
+        text = io.TextIOWrapper(binary, encoding=encoding, errors="surrogateescape")
         try:
-            for number, line in enumerate(text, start=1):
+            for number, line in _lines(text):
+                if _cut(line, text):
+                    reason = f"line longer than {MAX_LINE_CHARS:,} characters"
+                    bad.append(BadRow(number, reason, _shown(line)))
+                    continue
                 if not line.strip():
                     continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    bad.append(BadRow(number, f"invalid JSON ({exc.msg})", line[:1000].rstrip()))
+                record, reason = _json_record(line, encoding)
+                if record is None:
+                    bad.append(BadRow(number, reason or "invalid JSON", _shown(line)))
                     continue
-                if not isinstance(record, dict):
-                    bad.append(BadRow(number, "a line must hold one JSON object", line[:1000]))
-                    continue
-                records.append({k: _jsonl_value(v) for k, v in record.items()})
+                records.append(record)
                 lines.append(number)
                 if len(records) >= self.chunk_rows:
                     yield _jsonl_chunk(records, lines, bad)
                     records, lines, bad = [], [], []
             if records or bad:
                 yield _jsonl_chunk(records, lines, bad)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{self.path}: unreadable ({exc})") from exc
         finally:
             text.close()
             if progress is not None:
                 progress(total, total)
+
+
+def _lines(text: IO[str]) -> Iterator[tuple[int, str]]:
+    """(1-based number, text) of each line, none held longer than :data:`MAX_LINE_CHARS`: a
+    longer line comes cut to that length (see :func:`_cut`), its remainder skipped."""
+    return enumerate(iter(functools.partial(text.readline, MAX_LINE_CHARS), ""), start=1)
+
+
+def _cut(line: str, text: IO[str]) -> bool:
+    """Whether ``line`` was cut at :data:`MAX_LINE_CHARS`; if so its remainder is skipped."""
+    if len(line) < MAX_LINE_CHARS or line.endswith("\n"):
+        return False
+    rest = line
+    while rest and not rest.endswith("\n"):  # read on without keeping it
+        rest = text.readline(MAX_LINE_CHARS)
+    return True
+
+
+def _shown(line: str) -> str:
+    """The start of a line as kept in the rejected-rows file: valid text, no line break."""
+    return line[:1000].rstrip("\r\n").encode("utf-8", "replace").decode("utf-8")
+
+
+def _json_record(line: str, encoding: str = "utf-8") -> tuple[dict[str, str | None] | None, str]:
+    """(the line's object with text values, "") or (None, why it cannot be one)."""
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError as exc:  # bytes the decoder could not read (surrogateescape)
+            byte = ord(line[exc.start]) - 0xDC00
+            return None, (
+                f"not valid {encoding} text (byte 0x{byte & 0xFF:02X}); give the file's --encoding"
+            )
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON ({exc.msg})"
+    except RecursionError:
+        return None, "invalid JSON (nested too deeply)"
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        return None, f"invalid JSON ({str(exc).split(':')[0]})"
+    if not isinstance(record, dict):
+        return None, "a line must hold one JSON object"
+    try:
+        values = {k: _jsonl_value(v) for k, v in record.items()}  # keys: str
+    except (RecursionError, ValueError):
+        return None, "invalid JSON (nested too deeply)"
+    if ("\\ud" in line or "\\uD" in line) and not _encodable(values):
+        return None, "text is not valid Unicode (a lone surrogate escape such as \\ud800)"
+    return values, ""
+
+
+def _encodable(values: dict[str, str | None]) -> bool:
+    """Whether keys and values are valid Unicode (no lone surrogate)."""
+    try:
+        for key, value in values.items():
+            key.encode("utf-8")
+            if value is not None:
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _invalid_text_rows(table: pa.Table) -> np.ndarray | None:
+    """Rows of a Parquet batch holding text that is not valid UTF-8, or None when all is
+    valid: pyarrow reads Parquet strings unchecked, and polars would crash on them later."""
+    try:
+        table.validate(full=True)
+        return None
+    except pa.ArrowInvalid:
+        pass
+    invalid = np.zeros(table.num_rows, dtype=bool)
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        values = column.combine_chunks()
+        if pa.types.is_dictionary(values.type):
+            values = values.dictionary_decode()
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            raw = values.view(pa.binary() if pa.types.is_string(values.type) else pa.large_binary())
+            for i, value in enumerate(raw.to_pylist()):
+                if value is not None:
+                    try:
+                        value.decode("utf-8")
+                    except UnicodeDecodeError:
+                        invalid[i] = True
+        else:
+            try:
+                values.validate(full=True)
+            except pa.ArrowInvalid as exc:
+                raise ValueError(f"column {name!r} is corrupt ({exc})") from exc
+    if not invalid.any():
+        raise ValueError("the batch is corrupt")
+    return invalid
+
+
+def _as_text_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """Columns the rules cannot read as text (lists, structs, bytes, durations) made text:
+    nested values as JSON, bytes as UTF-8 (or hex when not text), durations as numbers."""
+    fixes: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if isinstance(dtype, pl.List | pl.Array | pl.Struct):
+            encoded = pl.struct(column.alias("v")).struct.json_encode()  # '{"v":<json>}'
+            text = encoded.str.slice(5).str.strip_suffix("}")
+            fixes.append(pl.when(column.is_null()).then(None).otherwise(text).alias(name))
+        elif dtype == pl.Binary:
+            try:
+                frame.select(column.cast(pl.Utf8))
+                fixes.append(column.cast(pl.Utf8))
+            except pl.exceptions.PolarsError:
+                fixes.append(column.bin.encode("hex"))
+        elif isinstance(dtype, pl.Duration):
+            fixes.append(column.cast(pl.Int64).cast(pl.Utf8))
+        elif dtype == pl.Object:
+            fixes.append(column.map_elements(str, return_dtype=pl.Utf8))
+    return frame.with_columns(fixes) if fixes else frame
+
+
+def _catch_row_decoding(
+    handler: Callable[[Any], str], caught: list[BaseException]
+) -> Callable[[], None]:
+    """Keep pyarrow from printing a traceback for a malformed row that is not valid text.
+
+    pyarrow decodes such a row before calling ``handler`` and reports a failure as an
+    "unraisable" error (a traceback on stderr) before failing the read; while installed, this
+    keeps those reports in ``caught`` for the message instead. Returns the undo.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if unraisable.object is handler and isinstance(unraisable.exc_value, UnicodeError):
+            caught.append(unraisable.exc_value)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+
+    def restore() -> None:
+        if sys.unraisablehook is hook:
+            sys.unraisablehook = previous
+
+    return restore
+
+
+def _csv_problem(
+    exc: BaseException, encoding: str, block: int, undecodable: Sequence[BaseException] = ()
+) -> str:
+    """What went wrong reading CSV, in words a person can act on."""
+    text = str(exc).strip()
+    if undecodable:
+        return (
+            f"not valid {encoding} text: a malformed line holds bytes that are not {encoding}; "
+            "give the file's --encoding"
+        )
+    if "straddl" in text:
+        size = f"{block >> 20} MiB" if block >= 1 << 20 else f"{block >> 10} KiB"
+        return f"a line longer than {size}: not a CSV file, or its line breaks are missing"
+    if isinstance(exc, UnicodeError) or "UTF8" in text or "utf8" in text:
+        return f"not valid {encoding} text ({text[:200]}); give the file's --encoding"
+    return text[:300]
 
 
 def _jsonl_value(value: Any) -> str | None:

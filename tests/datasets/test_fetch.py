@@ -141,3 +141,74 @@ def test_movielens_bad_files_and_checksum(
     with pytest.raises(InputError, match="SHA-256"):
         fetch("movielens-100k", tmp_path / "c3")
     assert not any((tmp_path / "c3" / "movielens-100k").iterdir())
+
+
+def _noise(size: int = 3000) -> bytes:
+    return bytes((i * 7919 + 13) % 256 for i in range(size))
+
+
+def _corrupt_zip(name: str, text: str) -> bytes:
+    """A zip whose member's compressed bytes are damaged (the directory still reads)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, text * 50)
+    data = bytearray(buffer.getvalue())
+    data[40:80] = b"\xff" * 40
+    return bytes(data)
+
+
+NOT_RETAIL = {
+    "noise.xlsx": _noise(),
+    "noise.zip": _noise(),
+    "page.csv": b"<!doctype html><html><body>Not found</body></html>\n",
+    "movies.csv": b"userId,movieId,rating\n1,2,3.5\n",
+    "binary.csv": _noise(),
+    "cut.csv.gz": gzip.compress(CSV.encode() * 20)[:60],
+    "header.csv": CSV.splitlines()[0].encode() + b"\n",
+    "notes.txt": b"InvoiceNo is a column\n",
+    "damaged.zip": _corrupt_zip("Online Retail.csv", CSV),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_RETAIL))
+def test_a_file_that_is_not_online_retail_is_named(tmp_path: Path, name: str) -> None:
+    cache = tmp_path / "cache"
+    good = tmp_path / "good.csv"
+    good.write_text(CSV)
+    cached = fetch("online-retail", cache, from_path=good)
+    before = cached.read_bytes()
+    local = tmp_path / name
+    local.write_bytes(NOT_RETAIL[name])
+    with pytest.raises(InputError) as info:
+        fetch("online-retail", cache, from_path=local)
+    message = info.value.message
+    assert str(local) in message
+    assert "Online Retail" in message
+    assert "\x00" not in message
+    assert cached.read_bytes() == before  # the good copy still serves
+    assert sorted(p.name for p in cached.parent.iterdir()) == [
+        "manifest.json",
+        "online_retail.csv.gz",
+    ]
+
+
+def test_fetch_from_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="is a folder"):
+        fetch("online-retail", tmp_path / "cache", from_path=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "payload"),
+    [
+        ("noise.zip", _noise()),
+        ("u.data", _noise()),
+        ("damaged.zip", _corrupt_zip("ml-100k/u.data", U_DATA)),
+        ("films.zip", _zip("ml-100k/u.data", U_DATA)[:-30]),
+    ],
+)
+def test_a_file_that_is_not_movielens_is_named(tmp_path: Path, name: str, payload: bytes) -> None:
+    local = tmp_path / name
+    local.write_bytes(payload)
+    with pytest.raises(InputError) as info:
+        fetch("movielens-100k", tmp_path / "cache", from_path=local)
+    assert str(local) in info.value.message and "MovieLens" in info.value.message

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from storewise.app import PRESETS, IngestReport, parse_mapping
 from storewise.cli.common import console, err_console, guarded, state
+from storewise.errors import InputError
 
 app = typer.Typer(help="Import files into the store; every row is stored, repaired or reported.")
 
@@ -81,6 +82,8 @@ def _run(
     quiet: bool,
 ) -> None:
     pairs = parse_mapping(mapping or [])
+    if report_json is not None and report_json.is_dir():
+        raise InputError(f"{report_json}: is a folder; give a file name for --report-json")
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -110,8 +113,14 @@ def _run(
             progress=tick,
         )
     if report_json is not None:
-        report_json.parent.mkdir(parents=True, exist_ok=True)
-        report_json.write_text(json.dumps(report.to_dict(), indent=2))
+        try:
+            report_json.parent.mkdir(parents=True, exist_ok=True)
+            report_json.write_text(json.dumps(report.to_dict(), indent=2))
+        except OSError as exc:
+            raise InputError(
+                f"{report_json}: the import was committed, but its report could not be written "
+                f"({exc.strerror or exc})"
+            ) from exc
     if not quiet:
         show_report(report)
 

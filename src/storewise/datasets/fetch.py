@@ -1,6 +1,8 @@
 """Real dataset loaders: download once into a cache folder, or take a local copy (``--from``).
 
-Nothing here runs at serving time; the demo works without any download (synthetic data).
+Nothing here runs at serving time; the demo works without any download (synthetic data). A
+file that is not the named dataset is an :class:`InputError` saying what was expected; the
+cached copy is replaced only once the new one converted (a bad ``--from`` leaves it as it was).
 """
 
 from __future__ import annotations
@@ -14,11 +16,67 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storewise.errors import InputError, NotFound
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: The columns of the UCI Online Retail export, in order.
+RETAIL_COLUMNS = (
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
+)
+RETAIL_EXPECTED = (
+    "expected the UCI workbook (Online Retail.xlsx), the zip it comes in, or a CSV (.csv or "
+    f".csv.gz) with the columns {', '.join(RETAIL_COLUMNS)}"
+)
+MOVIELENS_EXPECTED = (
+    "expected GroupLens' ml-100k.zip or its u.data, or RecBole's ml-100k.inter or the wheel "
+    "carrying it"
+)
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What the readers raise on a file that is not what they read (no crash, a message)."""
+    import polars as pl
+
+    errors: tuple[type[BaseException], ...] = (
+        OSError,
+        EOFError,
+        ValueError,  # UnicodeDecodeError among them
+        zlib.error,
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        pl.exceptions.PolarsError,
+    )
+    try:
+        import fastexcel
+    except ImportError:
+        return errors
+    return (*errors, fastexcel.FastExcelError)
+
+
+def _printable(name: str) -> str:
+    """A column name as shown in a message: control characters as ``?``, at most 40 long."""
+    return "".join("?" if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in name[:40])
+
+
+def _brief(exc: BaseException) -> str:
+    """The first line of a reader's error, short."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0][:200] if lines else "") or type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -39,6 +97,34 @@ def _excel_to_csv_gz(source: Path, target: Path) -> None:
     """Convert the UCI workbook (zip or xlsx) to the gzipped CSV the preset reads."""
     import gzip
 
+    try:
+        frame = _retail_frame(source)
+    except (InputError, ImportError):
+        raise
+    except _read_errors() as exc:
+        raise InputError(
+            f"{source}: not the Online Retail file ({_brief(exc)}); {RETAIL_EXPECTED}"
+        ) from exc
+    missing = [c for c in RETAIL_COLUMNS if c not in frame.columns]
+    if missing:
+        shown = ", ".join(_printable(c) for c in frame.columns[:10])
+        shown += ", ..." if frame.width > 10 else ""
+        raise InputError(
+            f"{source}: not the Online Retail file (missing {missing}; its columns: {shown}); "
+            f"{RETAIL_EXPECTED}"
+        )
+    if frame.height == 0:
+        raise InputError(f"{source}: the Online Retail file has no rows")
+    frame = frame.select(RETAIL_COLUMNS)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
+        tmp.write(gzip.compress(frame.write_csv().encode("utf-8")))
+    os.replace(tmp.name, target)
+
+
+def _retail_frame(source: Path) -> pl.DataFrame:
+    """The table in a copy of the UCI export: the workbook, a CSV, or a zip of either."""
+    import gzip
+
     import polars as pl
 
     data = source.read_bytes()
@@ -46,7 +132,10 @@ def _excel_to_csv_gz(source: Path, target: Path) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = [n for n in archive.namelist() if n.lower().endswith((".xlsx", ".csv"))]
             if not names:
-                raise InputError(f"{source}: the archive holds no .xlsx or .csv file")
+                raise InputError(
+                    f"{source}: not the Online Retail file (the archive holds no .xlsx or .csv "
+                    f"file); {RETAIL_EXPECTED}"
+                )
             data = archive.read(names[0])
             inner = names[0].lower()
     else:
@@ -54,6 +143,12 @@ def _excel_to_csv_gz(source: Path, target: Path) -> None:
     if inner.endswith((".csv", ".csv.gz")):
         raw = gzip.decompress(data) if inner.endswith(".gz") else data
         frame = pl.read_csv(io.BytesIO(raw), infer_schema=False)
+    elif not inner.endswith((".xlsx", ".xlsm", ".xls", ".zip")) and not zipfile.is_zipfile(
+        io.BytesIO(data)
+    ):
+        raise InputError(
+            f"{source}: not the Online Retail file (not a workbook); {RETAIL_EXPECTED}"
+        )
     else:
         try:
             frame = pl.read_excel(io.BytesIO(data), engine="calamine", infer_schema_length=0)
@@ -61,23 +156,7 @@ def _excel_to_csv_gz(source: Path, target: Path) -> None:
             raise InputError(
                 "reading the UCI workbook needs fastexcel: pip install 'storewise[datasets]'"
             ) from exc
-    expected = [
-        "InvoiceNo",
-        "StockCode",
-        "Description",
-        "Quantity",
-        "InvoiceDate",
-        "UnitPrice",
-        "CustomerID",
-        "Country",
-    ]
-    missing = [c for c in expected if c not in frame.columns]
-    if missing:
-        raise InputError(f"{source}: not the Online Retail file (missing {missing})")
-    frame = frame.select(expected)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(gzip.compress(frame.write_csv().encode("utf-8")))
-    os.replace(tmp.name, target)
+    return frame
 
 
 def _movielens_to_csv_gz(source: Path, target: Path) -> None:
@@ -86,6 +165,18 @@ def _movielens_to_csv_gz(source: Path, target: Path) -> None:
     Takes GroupLens' ``ml-100k.zip`` or its ``u.data``, or a wheel or file carrying RecBole's
     copy ``ml-100k.inter`` (the download used here: PyPI is reachable where GroupLens is not).
     """
+    try:
+        _movielens(source, target)
+    except InputError:
+        raise
+    except _read_errors() as exc:
+        raise InputError(
+            f"{source}: not MovieLens 100K ratings ({_brief(exc)}); {MOVIELENS_EXPECTED}"
+        ) from exc
+
+
+def _movielens(source: Path, target: Path) -> None:
+    """:func:`_movielens_to_csv_gz` with the readers' own errors."""
     import gzip
 
     import polars as pl
@@ -97,11 +188,17 @@ def _movielens_to_csv_gz(source: Path, target: Path) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             found = [n for n in archive.namelist() if n.endswith(("ml-100k.inter", "/u.data"))]
             if not found:
-                raise InputError(f"{source}: the archive holds no ml-100k.inter or u.data")
+                raise InputError(
+                    f"{source}: the archive holds no ml-100k.inter or u.data; {MOVIELENS_EXPECTED}"
+                )
             listed = [n for n in archive.namelist() if n.endswith(("ml-100k.item", "/u.item"))]
             films = (listed[0], archive.read(listed[0])) if listed else None
             name, data = found[0].lower(), archive.read(found[0])
     has_header = name.endswith(".inter")
+    if b"\x00" in data[:4096]:
+        raise InputError(
+            f"{source}: not MovieLens 100K ratings (a binary file); {MOVIELENS_EXPECTED}"
+        )
     try:
         frame = pl.read_csv(
             io.BytesIO(data),
@@ -120,9 +217,11 @@ def _movielens_to_csv_gz(source: Path, target: Path) -> None:
             .alias("timestamp"),
         )
     except (pl.exceptions.PolarsError, ValueError) as exc:
-        raise InputError(f"{source}: not MovieLens 100K ratings ({exc})") from exc
+        raise InputError(
+            f"{source}: not MovieLens 100K ratings ({_brief(exc)}); {MOVIELENS_EXPECTED}"
+        ) from exc
     if frame.height == 0 or frame["value"].is_null().any():
-        raise InputError(f"{source}: no ratings, or ratings without stars")
+        raise InputError(f"{source}: no ratings, or ratings without stars; {MOVIELENS_EXPECTED}")
     if films is not None:  # the catalog only once the ratings are known to be good
         _movielens_films(*films, target)
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
@@ -227,6 +326,8 @@ def fetch(
     if from_path is not None:
         if not from_path.exists():
             raise NotFound(f"{from_path}: no such file")
+        if from_path.is_dir():
+            raise InputError(f"{from_path}: is a folder; give the dataset's file")
         source.convert(from_path, target)
         origin = str(from_path)
     else:

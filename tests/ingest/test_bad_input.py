@@ -476,3 +476,33 @@ def test_records_that_cannot_be_read_as_text_are_rejected_by_position(
     with sqlite_store.writer() as writer:
         report = check_records("events", records, limits=Limits(max_quantity=1e21)).write(writer)
     assert report.stored == 3 and len(report.rejected) == 3
+
+
+def test_nul_in_free_text_imports_on_every_store(tmp_path: Path, any_store: SqlStore) -> None:
+    """PostgreSQL refuses NUL in text: before, one NUL in a title failed the whole import."""
+    orders = tmp_path / "orders.csv"
+    orders.write_bytes(
+        b"customer_id,item_id,timestamp,title,category,country\n"
+        b"c1,i1,2024-03-01,Tea\x00pot,ki\x01tchen,U\x00K\n"
+    )
+    items = tmp_path / "items.csv"
+    items.write_bytes(b"item_id,title,description,brand,colour\na,T\x00,d\x00,b\x00,re\x00d\n")
+    people = tmp_path / "customers.csv"
+    people.write_bytes(
+        b"customer_id,country,name,email,hobby\nc1,F\x00R,A\x00da,a\x00@b.example,x\x00\n"
+    )
+    assert ingest(any_store, "orders", [orders]).stored == 1
+    assert ingest(any_store, "items", [items]).stored == 1
+    assert ingest(any_store, "customers", [people]).stored == 1
+    titles = dict(any_store.items().select("item_id", "title").rows())
+    assert titles == {"i1": "Teapot", "a": "T"}
+    assert any_store.customer("c1")["country"] == "FR"  # type: ignore[index]
+
+
+def test_a_tiny_binary_header_is_shown_without_control_characters(
+    tmp_path: Path, sqlite_store: SqlStore
+) -> None:
+    path = tmp_path / "tiny.csv"
+    path.write_bytes(b"\x00\x01\x1b[2J,\x03\nabc\n")
+    message = refused(sqlite_store, path)
+    assert "file columns: ???[2J, ?" in message

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from storewise.errors import InputError, NotFound, SchemaError
-from storewise.ingest.clean import trimmed
+from storewise.ingest.clean import CONTROL, trimmed
 
 KINDS = ("orders", "events", "items", "customers")
 
@@ -214,6 +214,13 @@ def _squash(name: str) -> str:
     return re.sub(r"[\s_\-.]+", "", name.strip().lower())
 
 
+def shown_columns(names: Sequence[str], most: int = 30) -> str:
+    """Column names as a message shows them: control characters as ``?``, each at most 40
+    characters, at most ``most`` of them (a binary header would flood the terminal)."""
+    cut = [CONTROL.sub("?", n[:40]) + ("..." if len(n) > 40 else "") for n in names[:most]]
+    return ", ".join(cut) + (f", ... ({len(names) - most} more)" if len(names) > most else "")
+
+
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
     """``["SRC=DST", ...]`` from the command line as a dict, with a clear error if malformed."""
     mapping: dict[str, str] = {}
@@ -237,7 +244,7 @@ def resolve_columns(
         if source not in file_columns:
             raise SchemaError(
                 f"{where}: --map names column {source!r}, which the file does not have "
-                f"(columns: {', '.join(file_columns)})"
+                f"(columns: {shown_columns(file_columns)})"
             )
         if target not in known:
             raise InputError(
@@ -264,7 +271,7 @@ def resolve_columns(
         raise SchemaError(
             f"{where}: missing required column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(m) for m in missing)} for preset {preset.name!r} "
-            f"(file columns: {', '.join(file_columns)}); map one with --map SRC=DST",
+            f"(file columns: {shown_columns(file_columns)}); map one with --map SRC=DST",
             details={"file": where, "missing": missing},
         )
     return resolved

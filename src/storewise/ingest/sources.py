@@ -38,8 +38,10 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 #: A JSON line longer than this (in characters) is rejected without being held in memory.
 MAX_LINE_CHARS = 64 << 20
 #: Share of control characters (C0 but whitespace, DEL, undecodable) in a text file's first
-#: megabyte above which it is called binary: random bytes have about 11%, text none.
+#: megabyte above which it is called binary (random bytes have about 11%, text none), if
+#: there are at least BINARY_COUNT of them (a stray NUL in a tiny file is a bad row).
 BINARY_SHARE = 0.05
+BINARY_COUNT = 32
 _BINARY_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
 #: Leading bytes of formats people hand in by mistake, and what to say about them.
 MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -109,8 +111,9 @@ def not_text(sample: bytes, text: str) -> str | None:
         if sample.startswith(magic):
             return f"it is {what}"
     if text:
-        share = len(_BINARY_CHARS.findall(text)) / len(text)
-        if share > BINARY_SHARE:
+        count = len(_BINARY_CHARS.findall(text))
+        share = count / len(text)
+        if share > BINARY_SHARE and count >= BINARY_COUNT:
             return f"it looks binary ({share:.0%} of its first characters are control codes)"
     return None
 

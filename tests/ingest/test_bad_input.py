@@ -506,3 +506,9 @@ def test_a_tiny_binary_header_is_shown_without_control_characters(
     path.write_bytes(b"\x00\x01\x1b[2J,\x03\nabc\n")
     message = refused(sqlite_store, path)
     assert "file columns: ???[2J, ?" in message
+
+
+def test_json_lines_with_a_byte_order_mark(tmp_path: Path, sqlite_store: SqlStore) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + (json.dumps(OBJECT) + "\n").encode())
+    assert ingest(sqlite_store, "orders", [path]).stored == 1

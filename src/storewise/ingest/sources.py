@@ -243,6 +243,8 @@ class Source:
             raise InputError(f"{self.path}: the file is empty (not even a header line)")
         if self.format == "csv":
             self.encoding = self.encoding or detect_encoding(sample)
+        elif self.encoding is None and sample.startswith(codecs.BOM_UTF8):
+            self.encoding = "utf-8-sig"  # JSON lines saved by Windows tools
         text = sample.decode(self.encoding or "utf-8", errors="replace")
         problem = not_text(sample, text)
         if problem is not None:

@@ -512,3 +512,13 @@ def test_json_lines_with_a_byte_order_mark(tmp_path: Path, sqlite_store: SqlStor
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + (json.dumps(OBJECT) + "\n").encode())
     assert ingest(sqlite_store, "orders", [path]).stored == 1
+
+
+def test_json_lines_in_another_encoding_ask_for_it(tmp_path: Path, sqlite_store: SqlStore) -> None:
+    path = tmp_path / "events.jsonl"
+    record = {**OBJECT, "title": "Чайник для заварки"}
+    path.write_bytes((json.dumps(record, ensure_ascii=False) + "\n").encode("cp1251") * 50)
+    message = refused(sqlite_store, path)
+    assert "not valid utf-8 text" in message and "--encoding" in message
+    assert ingest(sqlite_store, "orders", [path], encoding="cp1251").stored == 1  # 49 duplicates
+    assert sqlite_store.items()["title"][0] == "Чайник для заварки"

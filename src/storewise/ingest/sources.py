@@ -37,12 +37,13 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 #: A JSON line longer than this (in characters) is rejected without being held in memory.
 MAX_LINE_CHARS = 64 << 20
-#: Share of control characters (C0 but whitespace, DEL, undecodable) in a text file's first
-#: megabyte above which it is called binary (random bytes have about 11%, text none), if
-#: there are at least BINARY_COUNT of them (a stray NUL in a tiny file is a bad row).
+#: Share of control characters (C0 but whitespace, and DEL) in a text file's first megabyte
+#: above which it is called binary (random bytes have about 11%, text none), if there are at
+#: least BINARY_COUNT of them (a stray NUL in a tiny file is a bad row). Bytes that are not
+#: the encoding do not count: that is a text file needing --encoding, told per line.
 BINARY_SHARE = 0.05
 BINARY_COUNT = 32
-_BINARY_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+_BINARY_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 #: Leading bytes of formats people hand in by mistake, and what to say about them.
 MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PAR1", "a Parquet file (name it .parquet)"),

@@ -33,7 +33,7 @@ from types import TracebackType
 
 from storewise.datasets.synth import SynthConfig
 from storewise.engine import MAX_N, Engine, check_n, single_threaded_blas
-from storewise.ingest.clean import IngestReport
+from storewise.ingest.clean import IngestReport, Limits
 from storewise.ingest.presets import PRESETS, parse_mapping
 from storewise.marketing.campaigns import write_audience, write_audience_csv
 from storewise.marketing.offer_book import NO_OFFER_ID
@@ -142,6 +142,7 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
             home=settings.home,
             chunk_rows=settings.ingest_chunk_rows,
             on_items=serving.refresh_catalog,
+            limits=Limits(settings.ingest_max_quantity, settings.ingest_max_price),
         ),
         training=Training(store, models_dir=settings.bundles_dir, policy=policy),
         insights=insights,

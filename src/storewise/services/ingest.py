@@ -18,7 +18,7 @@ from storewise.datasets.fetch import (
     movielens_items_path,
 )
 from storewise.datasets.synth import SynthConfig, write_csv
-from storewise.ingest.clean import IngestReport
+from storewise.ingest.clean import IngestReport, Limits
 from storewise.ingest.pipeline import ProgressFn, ingest
 from storewise.ingest.records import RecordsReport, check_records
 from storewise.store.base import Store
@@ -28,12 +28,19 @@ class Ingest:
     """Imports into one store; ``on_items`` is called after the catalog changed."""
 
     def __init__(
-        self, store: Store, *, home: Path, chunk_rows: int, on_items: Callable[[], None]
+        self,
+        store: Store,
+        *,
+        home: Path,
+        chunk_rows: int,
+        on_items: Callable[[], None],
+        limits: Limits | None = None,
     ) -> None:
         self.store = store
         self.home = home
         self.chunk_rows = chunk_rows
         self.on_items = on_items
+        self.limits = limits or Limits()
 
     def files(
         self,
@@ -61,6 +68,7 @@ class Ingest:
             rejected_csv=rejected_csv,
             chunk_rows=self.chunk_rows,
             progress=progress,
+            limits=self.limits,
         )
         if kind == "items":
             self.on_items()
@@ -73,7 +81,7 @@ class Ingest:
 
         Returns what was stored, already there (duplicate event ids) and rejected, by position.
         """
-        checked = check_records(kind, records, source=source)  # outside the write lock
+        checked = check_records(kind, records, source=source, limits=self.limits)  # no lock yet
         with self.store.writer() as writer:
             report = checked.write(writer)
         if kind == "items":

@@ -23,6 +23,10 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _SNAPSHOT_EVERY = 1.0
 
 
+#: A worker counts as serving until this long after its last request ended.
+IDLE_SECONDS = 0.05
+
+
 class Metrics:
     """Counters and histograms of one worker process."""
 
@@ -31,12 +35,15 @@ class Metrics:
         self.requests: dict[tuple[str, str, str], int] = {}
         self.latency: dict[tuple[str, str], list[float]] = {}  # buckets..., +Inf, sum
         self.events: dict[str, int] = {"stored": 0, "duplicate": 0, "rejected": 0}
-        #: Requests being answered right now (background warming steps aside while > 0).
+        #: Requests being answered right now, and when the last one ended (monotonic).
         self.in_flight = 0
+        self.last_finished = 0.0
 
     def busy(self) -> bool:
-        """Whether this worker is answering a request right now."""
-        return self.in_flight > 0
+        """Whether this worker is serving: a request in flight, or one ended less than
+        :data:`IDLE_SECONDS` ago (traffic is still flowing). Background warming runs only
+        in the gaps, so it never competes with requests for the interpreter."""
+        return self.in_flight > 0 or time.monotonic() - self.last_finished < IDLE_SECONDS
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""
@@ -206,6 +213,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             self.metrics.in_flight -= 1
+            self.metrics.last_finished = time.monotonic()
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, time.perf_counter() - started)

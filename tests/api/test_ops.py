@@ -173,3 +173,35 @@ def test_a_server_started_on_a_corrupt_newest_bundle_serves_the_previous_one(
         time.sleep(2.5)  # more than one reload check
         api.get(path, headers=fresh_shop.headers("read"))
     assert caplog.text.count(f"model bundle {bad} refused") == 1
+
+
+def test_warming_waits_for_gaps_in_the_traffic(trained_services: object) -> None:
+    """Metrics call a worker busy during a request and just after it; warming answers nobody
+    while busy and resumes in a gap."""
+    import threading
+    import time
+
+    from storewise.api.metrics import IDLE_SECONDS
+
+    metrics = Metrics()
+    assert not metrics.busy()
+    metrics.in_flight = 1
+    assert metrics.busy()
+    metrics.in_flight = 0
+    metrics.last_finished = time.monotonic()
+    assert metrics.busy()  # a request just ended: traffic is still flowing
+    time.sleep(IDLE_SECONDS * 1.5)
+    assert not metrics.busy()
+
+    engine = trained_services.serving  # type: ignore[attr-defined]
+    gate = threading.Event()
+    done: list[int] = []
+    worker = threading.Thread(
+        target=lambda: done.append(engine.warm(5, busy=lambda: not gate.is_set()))
+    )
+    worker.start()
+    time.sleep(0.2)
+    assert not done and not engine._answers  # busy: nothing answered yet
+    gate.set()
+    worker.join(timeout=30)
+    assert done and done[0] > 0 and engine._answers

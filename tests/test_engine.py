@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -239,3 +240,42 @@ def test_profile_and_model_info(services: Services) -> None:
     info = services.serving.model_info()
     assert info["version"] == services.serving.model_version
     assert set(info["chosen"]) == {"discovery", "repurchase"}
+
+
+def test_returned_or_low_rated_items_are_never_offered_again(services: Services) -> None:
+    """Buy-again and mixed lists leave out what the customer returned (until they buy it
+    again) and what they rated below 4 stars."""
+    customer = services.customers.most_active(1)[0]
+    again = services.serving.buy_again(customer, 10)
+    assert len(again.items) >= 2
+    returned, disliked = again.items[0].item_id, again.items[1].item_id
+    history = services.customers.history(customer)
+    later = int(history["ts"].max()) + 60_000
+
+    def at(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    report = services.ingest.records(
+        "events",
+        [
+            {"customer_id": customer, "item_id": returned, "event_type": "return",
+             "timestamp": at(later), "quantity": 1},
+            {"customer_id": customer, "item_id": disliked, "event_type": "rating",
+             "timestamp": at(later), "value": 2},
+        ],
+    )  # fmt: skip
+    assert report.stored == 2
+    mixed = RuleSet(allow_repurchase=True, exclude_purchased=False)
+    for answer in (
+        services.serving.buy_again(customer, 10),
+        services.serving.recommend(customer, 20, rules=mixed),
+        services.serving.recommend_many([customer], 20, rules=mixed)[0],
+    ):
+        shown = {r.item_id for r in answer.items}
+        assert returned not in shown and disliked not in shown
+    services.ingest.records(
+        "events",
+        [{"customer_id": customer, "item_id": returned, "event_type": "purchase",
+          "timestamp": at(later + 60_000), "price": 1.0}],
+    )  # fmt: skip
+    assert returned in {r.item_id for r in services.serving.buy_again(customer, 10).items}

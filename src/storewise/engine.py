@@ -313,6 +313,7 @@ class Engine:
             head=self.head() if rules.long_tail_boost > 0 else None,
             target=calibration_target(history, catalog.categories) if rules.calibration else None,
             similarity=self._similarity_fn() if rules.diversity > 0 else None,
+            never=history.unwanted() if not history.is_empty else None,
         )
 
     def head(self) -> np.ndarray:

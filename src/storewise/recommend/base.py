@@ -86,6 +86,35 @@ class History:
         found: np.ndarray = self._cache["purchased"]
         return found
 
+    def unwanted(self) -> np.ndarray:
+        """Items never to offer this customer again: those whose latest purchase-or-return
+        event is a return (bought again after a return: wanted again), and those whose latest
+        rating is below :data:`LIKED_RATING` stars."""
+        if "unwanted" not in self._cache:
+            frame = self.events
+            if frame.height == 0:
+                found = np.empty(0, dtype=np.int64)
+            else:
+                sales = frame.filter(pl.col("event_type").is_in(["purchase", "return"]))
+                returned = (
+                    sales.sort("ts")
+                    .group_by("item_idx")
+                    .agg(pl.col("event_type").last())
+                    .filter(pl.col("event_type") == "return")
+                )
+                ratings = frame.filter(pl.col("event_type") == "rating")
+                disliked = (
+                    ratings.sort("ts")
+                    .group_by("item_idx")
+                    .agg(pl.col("value").fill_null(0.0).last())
+                    .filter(pl.col("value") < LIKED_RATING)
+                )
+                items = pl.concat([returned["item_idx"], disliked["item_idx"]]).unique()
+                found = np.sort(items.to_numpy().astype(np.int64))
+            self._cache["unwanted"] = found
+        unwanted: np.ndarray = self._cache["unwanted"]
+        return unwanted
+
     def owned(self) -> np.ndarray:
         """Items the customer bought or rated: what "exclude already purchased" leaves out (a
         film rated is a film seen, whether or not it was bought here)."""

@@ -404,8 +404,10 @@ def select(
     head: np.ndarray | None = None,
     target: Mapping[str, float] | None = None,
     similarity: Callable[[np.ndarray], np.ndarray] | None = None,
+    never: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The last mile of every list: allowed items, boosts, a pool of the best candidates
+    """The last mile of every list: allowed items (never the ``never`` ones, whatever the
+    rules: what the customer returned or rated low), boosts, a pool of the best candidates
     (completed from ``fill`` scores, e.g. popularity, when the model has too few opinions,
     scored below all of them), then :func:`rerank` picks ``n``.
 
@@ -413,6 +415,8 @@ def select(
     (it needs less popular or other-category items to promote).
     """
     mask = allowed_mask(rules, catalog, purchased)
+    if never is not None and never.size:
+        mask[never] = False
     scores = apply_boosts(scores.astype(np.float64), rules, catalog)
     scores = np.where(mask, scores, -np.inf)
     pool = max(n * 20, 200) if rules.looks_deeper else max(n * 5, 50)

@@ -275,6 +275,8 @@ class Engine:
             zip(chosen.tolist(), chosen_scores.tolist(), explained, strict=True), 1
         ):
             reasons = why or [Reason("popular", scope=history.country)]
+            if str(catalog.item_ids[item]) in rules.pin:
+                reasons = [Reason("rule_boost"), *reasons]
             texts = tuple(dict.fromkeys(reason_text(r, catalog.title) for r in reasons))
             items.append(
                 Recommendation(

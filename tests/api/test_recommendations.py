@@ -253,3 +253,28 @@ def test_placement_settings_apply_under_request_parameters(
             headers=headers,
         )
         assert basket.status_code == 422 and "at least 6" in basket.json()["error"]["message"]
+
+
+def test_pin_and_boost_merchandising_parameters(client: TestClient, shop: Shop) -> None:
+    """pin puts shop-chosen items first, in order, with a reason; boost lifts a category;
+    malformed values are clear errors."""
+    customer, headers = shop.customers[4], shop.headers("read")
+    base = f"/v1/customers/{customer}/recommendations?n=6"
+    plain = check_list(client.get(base, headers=headers).json())
+    chosen = [i for i in shop.items if i not in plain][:2]
+    pinned = client.get(f"{base}&pin={chosen[1]},{chosen[0]}", headers=headers).json()
+    ids = check_list(pinned, 6)
+    assert ids[:2] == [chosen[1], chosen[0]]
+    assert "featured by the shop" in pinned["items"][0]["reasons"]
+    assert ids[2:] == [i for i in plain if i not in chosen][:4]
+    category = shop.categories[1]
+    boosted = client.get(f"{base}&boost=category={category}:50", headers=headers).json()
+    share = sum(i["category"] == category for i in boosted["items"])
+    assert share >= sum(
+        i["category"] == category for i in client.get(base, headers=headers).json()["items"]
+    )
+    assert share >= 1
+    for bad in ("category=Kitchen", "category:2", "category=Kitchen:-1", "category=K:x"):
+        response = client.get(f"{base}&boost={bad}", headers=headers)
+        assert response.status_code in (400, 422), bad
+        assert "FIELD=VALUE:FACTOR" in response.json()["error"]["message"]

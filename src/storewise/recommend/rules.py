@@ -74,6 +74,12 @@ class RuleSet(BaseModel):
         description="Re-rank toward the customer's own category mix (Steck 2018, KL): "
         "0 off, 1 the mix only. Lists without a customer history are not changed.",
     )
+    pin: tuple[str, ...] = Field(
+        default=(),
+        max_length=20,
+        description="Items placed first, in this order (merchandising), when the other rules "
+        "allow them (in stock, not excluded, not returned by this customer).",
+    )
 
     @field_validator("boost")
     @classmethod
@@ -433,4 +439,30 @@ def select(
                 floor - extra_values / (extra_values.max() + 1.0 if extra_values.size else 1.0),
             ]
         )
-    return rerank(candidates, values, n, rules, catalog, similarity, head=head, target=target)
+    chosen, chosen_values = rerank(
+        candidates, values, n, rules, catalog, similarity, head=head, target=target
+    )
+    return pin_first(chosen, chosen_values, n, rules, catalog, mask)
+
+
+def pin_first(
+    chosen: np.ndarray,
+    values: np.ndarray,
+    n: int,
+    rules: RuleSet,
+    catalog: Catalog,
+    mask: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``pin`` items the mask allows first (in the given order, scored above the rest),
+    then the chosen list without them, cut to ``n``."""
+    pinned = [i for i in (catalog.index(item) for item in rules.pin) if i is not None and mask[i]]
+    if not pinned:
+        return chosen, values
+    pinned = list(dict.fromkeys(pinned))[:n]
+    top = (values.max() if values.size else 0.0) + len(pinned)
+    keep = ~np.isin(chosen, pinned)
+    items = np.concatenate([np.asarray(pinned, dtype=chosen.dtype), chosen[keep]])[:n]
+    scores = np.concatenate(
+        [top - np.arange(len(pinned), dtype=np.float64), values[keep].astype(np.float64)]
+    )[:n]
+    return items, scores

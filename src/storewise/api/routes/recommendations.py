@@ -25,6 +25,7 @@ from storewise.api.schemas import (
     Scenario,
 )
 from storewise.app import RuleSet
+from storewise.errors import InputError
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], responses=ERRORS)
 READ = {"x-scope": "read"}
@@ -49,15 +50,53 @@ def list_rules(
     diversity: Annotated[
         float | None, Query(ge=0.0, le=1.0, allow_inf_nan=False, description=DIVERSITY)
     ] = None,
+    boost: Annotated[
+        list[str] | None,
+        Query(
+            max_length=20,
+            description="Merchandising boost FIELD=VALUE:FACTOR, e.g. category=Kitchen:1.5 "
+            "(>1 boosts, <1 buries); repeatable.",
+        ),
+    ] = None,
+    pin: Annotated[
+        list[Id] | None,
+        Query(
+            max_length=20,
+            description="Items placed first, in this order, when the other rules allow them; "
+            "repeat the parameter or separate by commas.",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    """The exposure caps, long-tail boost and diversity a request sets (only those given)."""
-    given = {
+    """The merchandising and exposure rules a request sets (only those given)."""
+    given: dict[str, Any] = {
         "max_per_category": max_per_category,
         "max_per_brand": max_per_brand,
         "long_tail_boost": long_tail_boost,
         "diversity": diversity,
     }
+    if boost:
+        given["boost"] = _boosts(boost)
+    if pin:
+        given["pin"] = _split(pin)
     return {name: value for name, value in given.items() if value is not None}
+
+
+def _boosts(values: list[str]) -> dict[str, float]:
+    """``FIELD=VALUE:FACTOR`` parameters as the rule set's boosts; InputError naming a bad one."""
+    boosts: dict[str, float] = {}
+    for value in values:
+        key, sep, factor = value.rpartition(":")
+        try:
+            number = float(factor)
+        except ValueError:
+            number = float("nan")
+        if not sep or "=" not in key or not (0 < number < 1e6):
+            raise InputError(
+                f"boost {value!r} must look like FIELD=VALUE:FACTOR with a positive factor, "
+                "e.g. category=Kitchen:1.5"
+            )
+        boosts[key] = number
+    return boosts
 
 
 ListRules = Annotated[dict[str, Any], Depends(list_rules)]

@@ -202,7 +202,7 @@ def test_tampered_bundle_is_refused_and_old_one_keeps_serving(services: Services
     with (root / new / "arrays.npz").open("r+b") as handle:
         handle.seek(100)
         handle.write(b"tampered")
-    services.serving._checked_at = 0.0
+    services.serving.bundles.check_now()
     assert services.serving.served.version == version  # the bad bundle was refused
     assert services.serving.last_reload_error and "checksum" in services.serving.last_reload_error
     with pytest.raises(ArtifactError, match="checksum"):
@@ -215,7 +215,7 @@ def test_forget_reaches_store_and_model(services: Services) -> None:
     assert customer in served.customer_ids.tolist()
     result = services.customers.erase(customer, actor="test")
     assert result["removed"]["events"] > 0 and result["removed"]["model_rows"] >= 1
-    services.serving._checked_at = 0.0
+    services.serving.bundles.check_now()
     assert customer not in services.serving.served.customer_ids.tolist()
     assert services.serving.served.version != served.version
     with pytest.raises(NotFound):

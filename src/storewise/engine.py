@@ -27,7 +27,6 @@ import polars as pl
 
 from storewise import artifacts
 from storewise.errors import (
-    ArtifactError,
     ConfigError,
     InputError,
     NotFitted,
@@ -56,7 +55,6 @@ log = logging.getLogger("storewise.engine")
 
 MAX_N = 100
 HISTORY_LIMIT = 500
-RELOAD_CHECK_SECONDS = 2.0
 CATALOG_TTL_SECONDS = 30.0
 ANSWER_CACHE_SIZE = 20_000
 #: How long warming waits before looking again while requests are in flight.
@@ -103,14 +101,10 @@ class Engine:
             raise ConfigError("basket_min_customers must be at least 2 (never one person's)")
         self.basket_min_customers = basket_min_customers
         self._head: tuple[str, np.ndarray] | None = None
-        self._served: bundle.ServedModels | None = None
+        self.bundles = bundle.BundleWatch(models_dir)
         self._catalog: Catalog | None = None
+        self._catalog_version: str | None = None
         self._catalog_at = 0.0
-        self._checked_at = 0.0
-        self._lock = threading.Lock()
-        self.last_reload_error: str | None = None
-        #: The newest published bundle, when it could not be loaded (an older one may serve).
-        self.refused_version: str | None = None
         self._catalog_epoch = 0
         self._catalog_stamp: int | None = None
         self._answers: OrderedDict[tuple[Any, ...], RankedList] = OrderedDict()
@@ -119,62 +113,19 @@ class Engine:
     # -- model lifecycle -----------------------------------------------------------------------
     @property
     def served(self) -> bundle.ServedModels:
-        """The bundle being served, loading or hot-reloading it when a new one is published."""
-        now = time.monotonic()
-        if self._served is None or now - self._checked_at > RELOAD_CHECK_SECONDS:
-            self._checked_at = now
-            self._maybe_reload()
-        if self._served is None:
-            raise NotFitted("no trained model yet: run `storewise train` first")
-        return self._served
+        """The bundle being served, loading or hot-reloading it when a new one is published
+        (see :class:`~storewise.recommend.bundle.BundleWatch`)."""
+        return self.bundles.current()
 
-    def _maybe_reload(self) -> None:
-        current = artifacts.current_version(self.models_dir)
-        if current is None or (self._served is not None and current in (
-            self._served.version, self.refused_version
-        )):  # fmt: skip
-            return
-        with self._lock:
-            if self._served is not None and current in (
-                self._served.version,
-                self.refused_version,
-            ):
-                return
-            try:
-                loaded = bundle.load(self.models_dir, current)
-            except (ArtifactError, NotFitted) as exc:
-                if self.refused_version != current:  # said once per refused bundle
-                    log.error("model bundle %s refused: %s", current, exc.message)
-                self.refused_version = current
-                self.last_reload_error = exc.message
-                if self._served is None:
-                    self._served = self._newest_valid(current)
-                    if self._served is None:
-                        raise
-                    self._catalog = None
-                    log.warning(
-                        "serving the older model bundle %s: the newest, %s, was refused",
-                        self._served.version,
-                        current,
-                    )
-                return
-            self._served = loaded
-            self._catalog = None
-            self.last_reload_error = None
-            self.refused_version = None
-            log.info("serving model bundle %s", loaded.version)
+    @property
+    def last_reload_error(self) -> str | None:
+        """Why the newest published bundle was refused, or None."""
+        return self.bundles.last_reload_error
 
-    def _newest_valid(self, refused: str) -> bundle.ServedModels | None:
-        """The newest kept bundle that loads, other than ``refused`` (a server started while
-        the newest bundle is corrupt serves the previous one rather than nothing)."""
-        for version in reversed(artifacts.version_names(self.models_dir)):
-            if version == refused:
-                continue
-            try:
-                return bundle.load(self.models_dir, version)
-            except (ArtifactError, NotFitted):
-                continue
-        return None
+    @property
+    def refused_version(self) -> str | None:
+        """The newest published bundle, when it could not be loaded (an older one may serve)."""
+        return self.bundles.refused_version
 
     def published_version(self) -> str | None:
         """The newest published bundle's version (served or not), or None before training."""
@@ -182,7 +133,7 @@ class Engine:
 
     def reload(self) -> str:
         """Load the current bundle now; returns the version served."""
-        self._checked_at = 0.0
+        self.bundles.check_now()
         return self.served.version
 
     @property
@@ -198,13 +149,18 @@ class Engine:
         """Fresh per-item facts (stock, category, titles) aligned with the served models."""
         served = self.served
         now = time.monotonic()
-        if self._catalog is None or now - self._catalog_at > CATALOG_TTL_SECONDS:
+        if (
+            self._catalog is None
+            or self._catalog_version != served.version  # a new bundle: its own vocabulary
+            or now - self._catalog_at > CATALOG_TTL_SECONDS
+        ):
             fresh = Catalog.from_items(served.item_ids, self.store.items())
             stamp = fresh.fingerprint()
             if stamp != self._catalog_stamp:  # remembered answers depend on these facts
                 self._catalog_stamp = stamp
                 self._catalog_epoch += 1
             self._catalog = fresh
+            self._catalog_version = served.version
             self._catalog_at = now
         return self._catalog
 
@@ -427,7 +383,7 @@ class Engine:
         for customer_id in served.customer_ids[:limit].tolist():
             while busy is not None and busy() and not (stop is not None and stop.is_set()):
                 time.sleep(WARM_YIELD_SECONDS)
-            if (stop is not None and stop.is_set()) or self._served is not served:
+            if (stop is not None and stop.is_set()) or self.bundles.loaded is not served:
                 break
             if not customer_id:
                 continue
@@ -788,7 +744,7 @@ class Engine:
         with self._answers_lock:
             receipt["cached_answers"] = len(self._answers)
             self._answers.clear()
-        self._checked_at = 0.0
+        self.bundles.check_now()
         return receipt
 
     def model_info(self) -> dict[str, Any]:

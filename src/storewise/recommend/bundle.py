@@ -7,6 +7,9 @@ Several slots may share one model; its arrays are stored once.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +18,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from storewise import artifacts
-from storewise.errors import ArtifactError
+from storewise.errors import ArtifactError, NotFitted
 from storewise.recommend import MODELS
 from storewise.recommend.base import Recommender, sparse_arrays, sparse_from
 from storewise.store.locks import WriteLock
 
 SLOTS = ("discovery", "repurchase", "popular", "similar")
+
+log = logging.getLogger("storewise.engine")
 
 
 @dataclass
@@ -130,3 +135,80 @@ def load(root: Path, version: str | None = None) -> ServedModels:
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise ArtifactError(f"model bundle {bundle.version} is incomplete: {exc}") from exc
+
+
+#: Seconds between two looks at the published pointer (a new bundle is served within this).
+RELOAD_CHECK_SECONDS = 2.0
+
+
+class BundleWatch:
+    """The bundle a server answers from, hot-reloaded when ``storewise train`` publishes a new
+    one. A refused bundle keeps the previous one serving (and is logged once); a process that
+    starts while the newest bundle is refused serves the newest one that loads."""
+
+    def __init__(self, models_dir: Path) -> None:
+        self.models_dir = models_dir
+        self.loaded: ServedModels | None = None
+        self.last_reload_error: str | None = None
+        #: The newest published bundle, when it could not be loaded (an older one may serve).
+        self.refused_version: str | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def check_now(self) -> None:
+        """Look at the published pointer on the next :meth:`current` call."""
+        self._checked_at = 0.0
+
+    def current(self) -> ServedModels:
+        """The served bundle, after a look at the pointer at most every few seconds;
+        NotFitted before any training, ArtifactError when nothing published loads."""
+        now = time.monotonic()
+        if self.loaded is None or now - self._checked_at > RELOAD_CHECK_SECONDS:
+            self._checked_at = now
+            self._maybe_reload()
+        if self.loaded is None:
+            raise NotFitted("no trained model yet: run `storewise train` first")
+        return self.loaded
+
+    def _settled(self, current: str) -> bool:
+        return self.loaded is not None and current in (self.loaded.version, self.refused_version)
+
+    def _maybe_reload(self) -> None:
+        current = artifacts.current_version(self.models_dir)
+        if current is None or self._settled(current):
+            return
+        with self._lock:
+            if self._settled(current):
+                return
+            try:
+                fresh = load(self.models_dir, current)
+            except (ArtifactError, NotFitted) as exc:
+                if self.refused_version != current:  # said once per refused bundle
+                    log.error("model bundle %s refused: %s", current, exc.message)
+                self.refused_version = current
+                self.last_reload_error = exc.message
+                if self.loaded is None:
+                    self.loaded = self._newest_valid(current)
+                    if self.loaded is None:
+                        raise
+                    log.warning(
+                        "serving the older model bundle %s: the newest, %s, was refused",
+                        self.loaded.version,
+                        current,
+                    )
+                return
+            self.loaded = fresh
+            self.last_reload_error = None
+            self.refused_version = None
+            log.info("serving model bundle %s", fresh.version)
+
+    def _newest_valid(self, refused: str) -> ServedModels | None:
+        """The newest kept bundle that loads, other than ``refused``."""
+        for version in reversed(artifacts.version_names(self.models_dir)):
+            if version == refused:
+                continue
+            try:
+                return load(self.models_dir, version)
+            except (ArtifactError, NotFitted):
+                continue
+        return None

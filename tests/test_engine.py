@@ -279,3 +279,25 @@ def test_returned_or_low_rated_items_are_never_offered_again(services: Services)
           "timestamp": at(later + 60_000), "price": 1.0}],
     )  # fmt: skip
     assert returned in {r.item_id for r in services.serving.buy_again(customer, 10).items}
+
+
+def test_a_new_item_has_similar_items_before_the_next_training(services: Services) -> None:
+    """An item stored after training gets neighbours by its words and category at once."""
+    catalog = services.serving.catalog
+    known = next(
+        i for i in range(len(catalog.item_ids)) if catalog.title(i) and catalog.categories[i]
+    )
+    title, category = catalog.title(known), str(catalog.categories[known])
+    report = services.ingest.records(
+        "items",
+        [{"item_id": "NEW-ITEM-1", "title": f"{title} deluxe", "category": category,
+          "price": 9.5}],
+    )  # fmt: skip
+    assert report.stored == 1
+    answer = services.serving.similar("NEW-ITEM-1", 5)
+    assert answer.items and "new item" in answer.policy
+    assert answer.items[0].item_id == str(catalog.item_ids[known])
+    assert answer.items[0].reasons[0].startswith(f"similar to {title} deluxe")
+    assert all(r.category == category for r in answer.items[:1])
+    with pytest.raises(NotFound):
+        services.serving.similar("NO-SUCH-ITEM", 5)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -104,6 +105,7 @@ class Engine:
         self.bundles = bundle.BundleWatch(models_dir)
         self._catalog: Catalog | None = None
         self._catalog_version: str | None = None
+        self._words: tuple[tuple[str, int], list[frozenset[str]]] | None = None
         self._catalog_at = 0.0
         self._catalog_epoch = 0
         self._catalog_stamp: int | None = None
@@ -601,7 +603,7 @@ class Engine:
         catalog = self.catalog
         idx = catalog.index(item_id)
         if idx is None:
-            raise NotFound(f"unknown item {item_id!r}")
+            return self._similar_to_new(item_id, n, rules)
         rules = self._placed("similar", rules).model_copy(update={"exclude_purchased": False})
         model = self.served.slot("similar")
         items, values = model.similar_items(idx, max(n * 5, 50))
@@ -633,6 +635,62 @@ class Engine:
             policy="item-to-item",
             explain=explain,
         )
+
+    def _similar_to_new(self, item_id: str, n: int, rules: RuleSet | None) -> RankedList:
+        """Similar items for a catalog item the served model has not seen yet (added since the
+        last training): the words of its title and description against the served items'
+        titles, plus its category and brand, so it has neighbours from the moment it is
+        stored. NotFound when the catalog does not have it either."""
+        facts = self.store.item_facts(item_id)
+        if facts is None:
+            raise NotFound(f"unknown item {item_id!r}")
+        catalog = self.catalog
+        mine = _words(f"{facts.get('title') or ''} {facts.get('description') or ''}")
+        theirs = self._title_words()
+        scores = np.zeros(len(catalog.item_ids), dtype=np.float64)
+        shared: list[tuple[str, ...]] = []
+        for i, words in enumerate(theirs):
+            common = mine & words
+            shared.append(tuple(sorted(common))[:3])
+            if common:
+                scores[i] = len(common) / np.sqrt(len(mine) * len(words))
+        category = str(facts.get("category") or "").lower()
+        if category:
+            scores += 0.5 * (np.char.lower(catalog.categories.astype(str)) == category)
+        brand = str(facts.get("brand") or "").lower()
+        brands = catalog.fields.get("brand")
+        if brand and brands is not None:
+            scores += 0.3 * (np.char.lower(brands.astype(str)) == brand)
+        scores[scores <= 0] = -np.inf
+        rules = self._placed("similar", rules).model_copy(update={"exclude_purchased": False})
+        title = facts.get("title") or item_id
+
+        def explain(items: np.ndarray) -> list[list[Reason]]:
+            return [[Reason("similar_to", words=shared[i], scope=title)] for i in items.tolist()]
+
+        return self._finish(
+            "similar",
+            "product features (new item)",
+            History.empty(int(time.time() * 1000)),
+            scores,
+            n,
+            rules,
+            customer_id=None,
+            policy="item-to-item: a new item, by its product features until the next training",
+            explain=explain,
+            fill=False,
+        )
+
+    def _title_words(self) -> list[frozenset[str]]:
+        """The words of each served item's title (kept per catalog)."""
+        catalog = self.catalog
+        key = (self.served.version, self._catalog_epoch)
+        if self._words is None or self._words[0] != key:
+            self._words = (
+                key,
+                [_words(catalog.title(i) or "") for i in range(len(catalog.item_ids))],
+            )
+        return self._words[1]
 
     def basket(
         self,
@@ -761,6 +819,14 @@ class Engine:
             "erasures_since_training": manifest.get("erasures_since_training", 0),
             "last_reload_error": self.last_reload_error,
         }
+
+
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def _words(text: str) -> frozenset[str]:
+    """Lower-case words of three letters or more (titles and descriptions compared)."""
+    return frozenset(w.lower() for w in _WORD.findall(text))
 
 
 def _explain_with(

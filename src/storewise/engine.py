@@ -40,6 +40,7 @@ from storewise.recommend import bundle
 from storewise.recommend.base import HISTORY_SCHEMA, History
 from storewise.recommend.basket import basket_scores
 from storewise.recommend.hybrid import Hybrid
+from storewise.recommend.neighbors import feature_similarity
 from storewise.recommend.results import RankedList, Reason, Recommendation, reason_text
 from storewise.recommend.rules import (
     Catalog,
@@ -272,7 +273,9 @@ class Engine:
             fill=popular if fill else None,
             head=self.head() if rules.long_tail_boost > 0 else None,
             target=calibration_target(history, catalog.categories) if rules.calibration else None,
-            similarity=self._similarity_fn() if rules.diversity > 0 else None,
+            similarity=(
+                feature_similarity(self.served.slot("similar")) if rules.diversity > 0 else None
+            ),
             never=history.unwanted() if not history.is_empty else None,
         )
 
@@ -290,20 +293,6 @@ class Engine:
     def _placed(self, placement: str, rules: RuleSet | None) -> RuleSet:
         """A request's rules over its placement's defaults."""
         return under(self.placements.get(placement), rules)
-
-    def _similarity_fn(self) -> Any:
-        """Pairwise product-feature similarity of candidates (for diversity re-ranking)."""
-        model = self.served.slot("similar")
-        content = getattr(model, "parts", {}).get("content")
-        features = getattr(content or model, "features", None)
-        if features is None:
-            return None
-
-        def similarity(items: np.ndarray) -> np.ndarray:
-            block = features[items]
-            return np.asarray((block @ block.T).toarray(), dtype=np.float64)
-
-        return similarity
 
     def _popular_answer(
         self,

@@ -35,6 +35,7 @@ from storewise.evaluate import metrics
 from storewise.recommend.base import History, Recommender, histories_of
 from storewise.recommend.components import COMPONENTS
 from storewise.recommend.hybrid import Hybrid
+from storewise.recommend.neighbors import feature_similarity
 from storewise.recommend.popular import Popular
 from storewise.recommend.rules import (
     HEAD_SHARE,
@@ -102,7 +103,7 @@ class AuditSetup:
         if self._similarity is None:
             cls = COMPONENTS["content"]
             model = cls(cls.config_class.model_validate(self.content_config)).fit(self.train)
-            self._similarity = _similarity(model)
+            self._similarity = feature_similarity(model)
         return self._similarity
 
 
@@ -218,20 +219,6 @@ def _countries(dataset: Dataset) -> dict[str, str | None]:
             strict=True,
         )
     )
-
-
-def _similarity(model: Recommender) -> Callable[[np.ndarray], np.ndarray] | None:
-    """Product-feature similarity for diversity, when the model holds content features."""
-    content = getattr(model, "parts", {}).get("content")
-    features = getattr(content or model, "features", None)
-    if features is None:
-        return None
-
-    def similarity(items: np.ndarray) -> np.ndarray:
-        block = features[items]
-        return np.asarray((block @ block.T).toarray(), dtype=np.float64)
-
-    return similarity
 
 
 def audit_lists(setup: AuditSetup, rules: RuleSet, k: int = 10) -> list[list[int]]:

@@ -6,7 +6,7 @@ content, repurchase) weight, pick neighbours and explain the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,3 +202,18 @@ def strongest_sources(
         int(sources[row]) if contribution[row, column] > 0 else None
         for column, row in enumerate(best)
     ]
+
+
+def feature_similarity(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Pairwise product-feature similarity of candidate items (for diversity re-ranking), from
+    a content model or a hybrid holding one; None when the model has no product features."""
+    content = getattr(model, "parts", {}).get("content")
+    features = getattr(content or model, "features", None)
+    if features is None:
+        return None
+
+    def similarity(items: np.ndarray) -> np.ndarray:
+        block = features[items]
+        return np.asarray((block @ block.T).toarray(), dtype=np.float64)
+
+    return similarity

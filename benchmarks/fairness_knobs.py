@@ -36,7 +36,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from benchmarks.retail_protocol import DATA, REPO, clean, run, score, truth_sets
+from benchmarks.retail_protocol import (
+    DATA,
+    REPO,
+    clean,
+    run,
+    score,
+    truth_sets,
+    write_train_csv,
+)
 from storewise.app import RuleSet, Settings, build, single_threaded_blas
 from storewise.evaluate.metrics import gini, miscalibration, ndcg
 
@@ -93,17 +101,7 @@ def prepare(work: Path, frame: pl.DataFrame, cutoff: str, reuse: bool) -> Path:
     if reuse and (home / "models").exists():
         return home
     work.mkdir(parents=True, exist_ok=True)
-    train = frame.filter(pl.col("ts") < pl.lit(cutoff).str.to_datetime("%Y-%m-%d"))
-    train.select(
-        "customer_id",
-        "item_id",
-        pl.col("ts").dt.strftime("%Y-%m-%d %H:%M:%S").alias("timestamp"),
-        pl.col("InvoiceNo").alias("order_id"),
-        pl.col("Quantity").alias("quantity"),
-        pl.col("UnitPrice").alias("price"),
-        pl.col("Description").alias("title"),
-        pl.col("Country").alias("country"),
-    ).write_csv(work / "train.csv")
+    write_train_csv(frame, cutoff, work / "train.csv")
     env = dict(os.environ, STOREWISE_HOME=str(home))
     cli = [sys.executable, "-m", "storewise.cli.main"]
     for name, cmd in {

@@ -50,6 +50,21 @@ def clean(path: Path) -> pl.DataFrame:
     )
 
 
+def write_train_csv(frame: pl.DataFrame, cutoff: str, path: Path) -> None:
+    """The training period (before ``cutoff``) as the generic orders CSV a retailer ingests."""
+    train = frame.filter(pl.col("ts") < pl.lit(cutoff).str.to_datetime("%Y-%m-%d"))
+    train.select(
+        "customer_id",
+        "item_id",
+        pl.col("ts").dt.strftime("%Y-%m-%d %H:%M:%S").alias("timestamp"),
+        pl.col("InvoiceNo").alias("order_id"),
+        pl.col("Quantity").alias("quantity"),
+        pl.col("UnitPrice").alias("price"),
+        pl.col("Description").alias("title"),
+        pl.col("Country").alias("country"),
+    ).write_csv(path)
+
+
 def truth_sets(
     frame: pl.DataFrame, cutoff: str
 ) -> tuple[dict[str, set[str]], dict[str, set[str]], set[str]]:
@@ -123,17 +138,7 @@ def main() -> None:
     work.mkdir(parents=True)
     frame = clean(DATA)
     discovery, repurchase, known = truth_sets(frame, args.cutoff)
-    train = frame.filter(pl.col("ts") < pl.lit(args.cutoff).str.to_datetime("%Y-%m-%d"))
-    train.select(
-        "customer_id",
-        "item_id",
-        pl.col("ts").dt.strftime("%Y-%m-%d %H:%M:%S").alias("timestamp"),
-        pl.col("InvoiceNo").alias("order_id"),
-        pl.col("Quantity").alias("quantity"),
-        pl.col("UnitPrice").alias("price"),
-        pl.col("Description").alias("title"),
-        pl.col("Country").alias("country"),
-    ).write_csv(work / "train.csv")
+    write_train_csv(frame, args.cutoff, work / "train.csv")
     users = sorted(set(discovery) | set(repurchase))
     (work / "test_users.txt").write_text("\n".join(users) + "\n")
     env = dict(os.environ, STOREWISE_HOME=str(work / "home"))

@@ -114,12 +114,11 @@ class Customers:
                 .sort("len", "item_id", descending=[True, False])
                 .head(5)
             )
-            catalog = store.items().select("item_id", "title")
-            titles = dict(catalog.iter_rows())
             summary["favourite_items"] = [
-                {"item_id": i, "title": titles.get(i), "purchases": int(c)}
+                {"item_id": i, "title": (store.item_facts(i) or {}).get("title"),
+                 "purchases": int(c)}
                 for i, c in top.iter_rows()
-            ]
+            ]  # fmt: skip
         return summary
 
     def consents(self, customer_id: str) -> dict[str, bool]:

@@ -81,6 +81,10 @@ def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+#: Milliseconds in a day: event times are integer milliseconds since the epoch (UTC).
+DAY_MS = 86_400_000
+
+
 def from_ms(ms: int) -> datetime:
     """The aware UTC datetime of epoch milliseconds."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -18,8 +18,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from storewise.data.dataset import Dataset
-
-DAY_MS = 86_400_000
+from storewise.schema import DAY_MS as DAY_MS  # re-exported: models import it from here
 
 #: A rating at or above this (on the usual 1 to 5 scale) says the customer liked the item:
 #: it counts as a positive interaction, like a purchase; a lower rating (or none) adds nothing.

@@ -9,6 +9,7 @@ import polars as pl
 
 from storewise.data.dataset import Dataset
 from storewise.errors import InputError
+from storewise.schema import DAY_MS
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def temporal_split(dataset: Dataset, cutoff_ms: int, end_ms: int | None = None) 
 
 def last_days_split(dataset: Dataset, days: float) -> Split:
     """Hold out the most recent ``days`` of events (the validation split of auto-tuning)."""
-    cutoff = dataset.as_of_ms - int(days * 86_400_000)
+    cutoff = dataset.as_of_ms - int(days * DAY_MS)
     return temporal_split(dataset, cutoff)
 
 

@@ -15,11 +15,9 @@ from storewise.errors import InputError
 from storewise.privacy.audit import Audit
 from storewise.privacy.crypto import FieldCipher
 from storewise.privacy.pseudonym import Pseudonymizer
-from storewise.schema import EVENT_TYPES
+from storewise.schema import DAY_MS, EVENT_TYPES
 from storewise.settings import Settings
 from storewise.store.base import Store
-
-_DAY_MS = 86_400_000
 
 
 class Privacy:
@@ -50,7 +48,7 @@ class Privacy:
         if short:
             raise InputError(f"retention must be at least one day, got {short}")
         now = int(time.time() * 1000) if now_ms is None else now_ms
-        cutoffs = {t: now - int(d) * _DAY_MS for t, d in policy.items()}
+        cutoffs = {t: now - int(d) * DAY_MS for t, d in policy.items()}
         removed = self.store.retain(cutoffs) if cutoffs else {}
         self.last_retention = time.monotonic()
         return removed

@@ -20,11 +20,10 @@ import sqlalchemy as sa
 
 from storewise.errors import ConfigError
 from storewise.privacy.crypto import FieldCipher
+from storewise.schema import DAY_MS
 from storewise.store.base import CollectionRule
 from storewise.store.tables import customers
 from storewise.store.writer import Admission, SqlWriter
-
-_DAY_MS = 86_400_000
 
 
 class Safeguards:
@@ -51,7 +50,7 @@ class Safeguards:
         daily aggregates (events, units, value per day, item and type); one transaction.
         Returns the events removed per type."""
         removed: dict[str, int] = {}
-        day = f"CAST(ts / {_DAY_MS} AS INTEGER)"
+        day = f"CAST(ts / {DAY_MS} AS INTEGER)"
         with self.writer() as writer:
             conn = writer._conn
             for event_type, cutoff in sorted(cutoffs.items()):

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from storewise.errors import ConfigError, NotFound, StoreError
 from storewise.privacy.crypto import FieldCipher
-from storewise.schema import EVENT_COLUMNS, from_ms
+from storewise.schema import DAY_MS, EVENT_COLUMNS, from_ms
 from storewise.store import aggregates, migrate
 from storewise.store.base import (
     CONSENT_SCHEMA,
@@ -55,7 +55,6 @@ from storewise.store.writer import (
 #: How long SQLite waits for its write lock, and a writer for the cross-process write lock.
 BUSY_TIMEOUT_S = 30
 
-_DAY_MS = 86_400_000
 #: Raise the change sequence (creating its row if a restore or truncation removed it); the
 #: same statement on SQLite and PostgreSQL.
 _BUMP_CHANGES = sa.text(
@@ -202,7 +201,7 @@ class SqlStore(Safeguards):
         """
         e = events.c
         value = sa.func.coalesce(e.value, e.price * e.quantity, 0.0)
-        day = sa.case((e.order_id.is_(None), e.ts // _DAY_MS), else_=sa.null())
+        day = sa.case((e.order_id.is_(None), e.ts // DAY_MS), else_=sa.null())
         stmt = (
             sa.select(e.customer_id, e.order_id, sa.func.min(e.ts), sa.func.sum(value))
             .where(e.event_type.in_(("purchase", "return")), e.customer_id.is_not(None))

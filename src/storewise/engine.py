@@ -202,10 +202,6 @@ class Engine:
         frame = pl.DataFrame(dict(zip(HISTORY_SCHEMA, columns, strict=True)), schema=HISTORY_SCHEMA)
         return History(frame, now_ms, None, country)
 
-    def personalisation_allowed(self, customer_id: str) -> bool:
-        """Whether the consent policy lets this customer's answers be personal."""
-        return self.policy.allows(self.store.consent_of(customer_id), "personalization")
-
     # -- answers -----------------------------------------------------------------------------
     def _finish(
         self,

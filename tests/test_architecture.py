@@ -236,3 +236,15 @@ def test_architecture_md_names_every_room() -> None:
     rooms = {m.split(".")[1] for m in MODULES if m.count(".") >= 1}
     missing = sorted(r for r in rooms if f"`{r}" not in text)
     assert missing == [], f"ARCHITECTURE.md does not describe {missing}"
+
+
+def test_front_ends_never_reach_the_store_through_the_services() -> None:
+    """``Services.store`` is for wiring and tests; a front-end asks a service instead."""
+    found = []
+    for module, (path, _package) in MODULES.items():
+        if not _in(module, FRONT_ENDS):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "store":
+                found.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert found == []

@@ -87,6 +87,14 @@ class Services:
         """The store's URL without its password (binds signed cookies to one installation)."""
         return self.store.url
 
+    def serve(self, *, sqlite_cache_mib: int | None = None) -> None:
+        """Set the services up for a long-running server: marketing recomputes in the
+        background rather than inside a request, and (for a server that owns its store) each
+        database connection keeps a small page cache so worker memory stays flat."""
+        self.marketing.refresh_in_background = True
+        if sqlite_cache_mib is not None:
+            self.store.limit_cache(sqlite_cache_mib)
+
     def close(self) -> None:
         """Release the store's connections."""
         self.store.close()

@@ -101,9 +101,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         own = services is None
         wired = services if services is not None else build(settings)
-        if own:
-            wired.store.limit_cache(settings.api_sqlite_cache_mib)
-        wired.marketing.refresh_in_background = True
+        wired.serve(sqlite_cache_mib=settings.api_sqlite_cache_mib if own else None)
         app.state.services = wired
         app.state.key_cache = KeyCache(wired.keys, settings.api_key_cache_seconds)
         guard = app.state.model_guard = ModelGuard(wired.serving)

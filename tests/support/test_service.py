@@ -127,7 +127,14 @@ class _Facts:
         rows = self.events.filter(pl.col("customer_id") == customer_id)
         return rows.tail(limit) if limit else rows
 
+    seq = 0
+    catalog_reads = 0
+
+    def change_seq(self) -> int:
+        return self.seq
+
     def items(self) -> pl.DataFrame:
+        self.catalog_reads += 1
         return pl.DataFrame(
             {
                 "item_id": ["T1", "K1", "L1", "S1"],
@@ -179,3 +186,21 @@ def test_an_old_order_beyond_the_card_is_found_in_the_full_history(tmp_path: Pat
     none = service.suggest("C1", "I ordered the cake stand, where is it?")
     assert none["matched_order"] is None
     assert none["match"] == "no order or item of yours matches 'cake stand'"
+
+
+def test_the_catalog_is_read_again_only_after_a_write(tmp_path: Path) -> None:
+    """Cards are built per message: the catalog is read once, then after a store change."""
+    facts = _Facts()
+    service = SupportService(
+        facts,  # type: ignore[arg-type]
+        _NoPicks(),  # type: ignore[arg-type]
+        _NoValue(),  # type: ignore[arg-type]
+        folder=tmp_path / "support",
+        policy=ConsentPolicy(),
+    )
+    for _ in range(3):
+        assert service.card("C1").known
+    assert facts.catalog_reads == 1
+    facts.seq += 1  # something was written
+    service.card("C1")
+    assert facts.catalog_reads == 2

@@ -38,6 +38,10 @@ class SupportFacts(Protocol):
         """The catalog."""
         ...
 
+    def change_seq(self) -> int:
+        """Raised by every committed write: equal means the catalog is unchanged."""
+        ...
+
     def consent_of(self, customer_id: str) -> dict[str, bool]:
         """The customer's recorded decision per purpose."""
         ...
@@ -83,6 +87,7 @@ class SupportService:
         self.value = value
         self.policy = policy
         self.folder = folder
+        self._catalog: tuple[int, pl.DataFrame, dict[str, dict[str, Any]]] | None = None
         self.fulfilment = fulfilment or Fulfilment()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.max_card_events = max_card_events
@@ -115,6 +120,16 @@ class SupportService:
             "intents": len({e.intent for e in kb.entries}),
         }
 
+    def _items(self) -> tuple[pl.DataFrame, dict[str, dict[str, Any]]]:
+        """The catalog (frame and rows by id), read again only after a write to the store:
+        cards are built per support message and must not reread every item each time."""
+        seq = self.facts.change_seq()
+        if self._catalog is None or self._catalog[0] != seq:
+            items = self.facts.items()
+            rows = items.select("item_id", "title", "price", "in_stock", "category").to_dicts()
+            self._catalog = (seq, items, {row["item_id"]: row for row in rows})
+        return self._catalog[1], self._catalog[2]
+
     def card(self, customer_id: str | None, *, full_history: bool = False) -> CustomerCard:
         """Everything an agent should see about a customer (empty card when unknown), from
         their latest ``max_card_events`` events, or all of them with ``full_history``."""
@@ -126,11 +141,7 @@ class SupportService:
         events = store.customer_history(customer_id, limit=limit)
         if profile is None and events.height == 0:
             return CustomerCard.unknown(customer_id)
-        items = store.items()
-        catalog = {
-            row["item_id"]: row
-            for row in items.select("item_id", "title", "price", "in_stock", "category").to_dicts()
-        }
+        items, catalog = self._items()
         titled = events.join(items.select("item_id", "title"), on="item_id", how="left")
         stamp = int(items["title"].hash().sum()) ^ items.height if items.height else 0
         if stamp != self._words[0]:

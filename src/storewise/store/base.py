@@ -22,6 +22,7 @@ from storewise.schema import CUSTOMER_SCHEMA as CUSTOMER_SCHEMA
 from storewise.schema import EVENT_SCHEMA as EVENT_SCHEMA
 from storewise.schema import ITEM_SCHEMA as ITEM_SCHEMA
 from storewise.store.aggregates import ItemAudience, MonthFigures
+from storewise.store.experiments import ExperimentTables
 from storewise.store.keys import KeyStore
 
 #: One row of :meth:`Store.history_rows`: item_id, event_type, quantity, value, order_id, ts.
@@ -214,6 +215,10 @@ class Store(Protocol):
 
     def keys(self) -> KeyStore:
         """The API keys kept in this store."""
+        ...
+
+    def experiment_tables(self) -> ExperimentTables:
+        """Experiments, assignments, the exposure log and feedback kept in this store."""
         ...
 
     def ping(self) -> None:

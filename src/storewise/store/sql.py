@@ -33,6 +33,7 @@ from storewise.store.base import (
     Erasure,
     HistoryRow,
 )
+from storewise.store.experiments import ExperimentTables
 from storewise.store.keys import KeyStore
 from storewise.store.locks import WriteLock
 from storewise.store.safeguards import Safeguards
@@ -233,6 +234,10 @@ class SqlStore(Safeguards):
     def keys(self) -> KeyStore:
         """The API keys kept in this store."""
         return KeyStore(self.engine)
+
+    def experiment_tables(self) -> ExperimentTables:
+        """Experiments, assignments, the exposure log and feedback kept in this store."""
+        return ExperimentTables(self.engine)
 
     def audit_entries(self, limit: int = 50) -> list[dict[str, Any]]:
         """The most recent audit log entries, newest first (never personal data)."""
@@ -593,6 +598,9 @@ class SqlStore(Safeguards):
             for name, table in (("anonymous_ids", identities), ("consents", consents)):
                 res = conn.execute(table.delete().where(table.c.customer_id == customer_id))
                 removed[name] = int(res.rowcount)
+            removed.update(
+                ExperimentTables(self.engine).erase_units(conn, [customer_id, *anonymous])
+            )
             res = conn.execute(customers.delete().where(customers.c.customer_id == customer_id))
             removed["profile"] = int(res.rowcount)
             if sum(removed.values()) == 0:

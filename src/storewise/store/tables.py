@@ -187,3 +187,66 @@ ended_sessions = sa.Table(
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("until", sa.BigInteger, nullable=False),
 )
+
+#: Online experiments: which placement, the variants (name, weight, what each serves) and the
+#: plan (primary metric, guardrails, attribution window); status draft, running or stopped.
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("experiment_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("placement", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("variants", sa.JSON, nullable=False),
+    sa.Column("plan", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("started_at", sa.BigInteger),
+    sa.Column("stopped_at", sa.BigInteger),
+)
+
+#: Who got which variant, first time they were exposed: the unit is a customer id or a guest's
+#: anonymous id; ``carried_from`` names the guest id whose variant a customer kept at login.
+experiment_assignments = sa.Table(
+    "experiment_assignments",
+    metadata,
+    sa.Column("experiment_id", sa.String(64), primary_key=True),
+    sa.Column("unit_id", ID, primary_key=True),
+    sa.Column("variant", sa.String(64), nullable=False),
+    sa.Column("first_at", sa.BigInteger, nullable=False),
+    sa.Column("carried_from", ID),
+    sa.Index(None, "unit_id"),
+)
+
+#: Every list served, under the recommendation id its answer carried: for whom, where, by
+#: which model and version, in which experiment variant, and the item ids in rank order.
+exposures = sa.Table(
+    "exposures",
+    metadata,
+    sa.Column("recommendation_id", sa.String(40), primary_key=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("placement", sa.String(40), nullable=False),
+    sa.Column("unit_id", ID),
+    sa.Column("model", sa.String(100)),
+    sa.Column("model_version", sa.String(100)),
+    sa.Column("experiment_id", sa.String(64)),
+    sa.Column("variant", sa.String(64)),
+    sa.Column("items", sa.JSON, nullable=False),
+    sa.Index(None, "at"),
+    sa.Index(None, "unit_id"),
+    sa.Index(None, "experiment_id", "at"),
+)
+
+#: What shoppers did with a served list (impression, click): one row per client event id, so a
+#: retried report is stored once.
+rec_feedback = sa.Table(
+    "rec_feedback",
+    metadata,
+    sa.Column("feedback_id", sa.String(200), primary_key=True),
+    sa.Column("recommendation_id", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("item_id", ID),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Index(None, "recommendation_id"),
+    sa.Index(None, "at"),
+)

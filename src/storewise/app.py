@@ -33,6 +33,8 @@ from types import TracebackType
 
 from storewise.datasets.synth import SynthConfig
 from storewise.engine import MAX_N, Engine, check_n, single_threaded_blas
+from storewise.experiments.plan import Plan, Variant
+from storewise.experiments.service import Experiments
 from storewise.ingest.clean import IngestReport, Limits
 from storewise.ingest.presets import PRESETS, parse_mapping
 from storewise.marketing.campaigns import write_audience, write_audience_csv
@@ -81,6 +83,7 @@ class Services:
     support: SupportService
     keys: KeyStore
     privacy: Privacy
+    experiments: Experiments
 
     @property
     def store_url(self) -> str:
@@ -135,8 +138,13 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
         store, serving, marketing, folder=settings.home / "support", policy=policy
     )
     insights = Insights(store, models_dir=settings.bundles_dir, policy=policy)
+    experiments = Experiments(store, policy=policy)
     customers = Customers(
-        store, policy=policy, audit=audit, value=marketing, hooks=(serving, marketing, insights)
+        store,
+        policy=policy,
+        audit=audit,
+        value=marketing,
+        hooks=(serving, marketing, insights, experiments),
     )
     return Services(
         settings=settings,
@@ -158,6 +166,7 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
         support=support,
         keys=store.keys(),
         privacy=Privacy(store, settings=settings, audit=audit),
+        experiments=experiments,
     )
 
 
@@ -168,6 +177,7 @@ __all__ = [
     "PRESETS",
     "SCOPES",
     "Engine",
+    "Experiments",
     "FieldCipher",
     "Ingest",
     "IngestReport",
@@ -175,12 +185,14 @@ __all__ = [
     "KeyInfo",
     "KeyStore",
     "MonthFigures",
+    "Plan",
     "RankedList",
     "RuleSet",
     "Services",
     "Settings",
     "SynthConfig",
     "TrainReport",
+    "Variant",
     "build",
     "check_n",
     "check_secret",

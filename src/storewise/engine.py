@@ -320,8 +320,10 @@ class Engine:
         *,
         scenario: str = "for-you",
         rules: RuleSet | None = None,
+        model: str | None = None,
     ) -> RankedList:
-        """Personal recommendations for a customer (unknown ids are new customers)."""
+        """Personal recommendations for a customer (unknown ids are new customers); ``model``
+        names another model of the served bundle than the trained choice (an experiment's)."""
         check_n(n)
         if scenario not in SCENARIOS:
             raise InputError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
@@ -341,6 +343,7 @@ class Engine:
             allowed,
             self.served.version,
             self._catalog_epoch,
+            model,
         )
         with self._answers_lock:
             cached = self._answers.get(key)
@@ -348,7 +351,7 @@ class Engine:
                 self._answers.move_to_end(key)
                 return cached
         history = self._history_from_rows(customer_id, country)
-        answer = self._recommend_fresh(customer_id, n, scenario, rules, history, allowed)
+        answer = self._recommend_fresh(customer_id, n, scenario, rules, history, allowed, model)
         with self._answers_lock:
             self._answers[key] = answer
             if len(self._answers) > ANSWER_CACHE_SIZE:
@@ -389,6 +392,7 @@ class Engine:
         rules: RuleSet,
         history: History,
         allowed: bool,
+        model: str | None = None,
     ) -> RankedList:
         if not allowed:
             empty = History.empty(history.now_ms, history.country)
@@ -402,7 +406,7 @@ class Engine:
                 scenario, history, n, rules, customer_id, "cold-start: popular"
             )
         slot = "repurchase" if rules.allow_repurchase else "discovery"
-        return self._personal(scenario, slot, [history], n, rules, [customer_id])[0]
+        return self._personal(scenario, slot, [history], n, rules, [customer_id], model=model)[0]
 
     def _personal(
         self,
@@ -413,21 +417,26 @@ class Engine:
         rules: RuleSet,
         customer_ids: Sequence[str | None],
         policy: str = "personalised",
+        *,
+        model: str | None = None,
     ) -> list[RankedList]:
-        """Score histories in one batch with a slot's model, then finish each list."""
-        model = self.served.slot(slot)
-        if isinstance(model, Hybrid):
-            scores, parts = model.score_parts(histories)
+        """Score histories in one batch with a slot's model (or the named model of the
+        served bundle, when it holds one by that name), then finish each list."""
+        served = self.served
+        chosen = served.models.get(model) if model else None
+        scorer = chosen if chosen is not None else served.slot(slot)
+        if isinstance(scorer, Hybrid):
+            scores, parts = scorer.score_parts(histories)
         else:
-            scores, parts = model.score(histories), {}
+            scores, parts = scorer.score(histories), {}
         answers = []
         for row, (history, customer_id) in enumerate(zip(histories, customer_ids, strict=True)):
             own = {name: matrix[row] for name, matrix in parts.items()}
-            explain = functools.partial(_explain_with, model, history, own)
+            explain = functools.partial(_explain_with, scorer, history, own)
             answers.append(
                 self._finish(
                     scenario,
-                    model.name,
+                    scorer.name,
                     history,
                     scores[row],
                     n,
@@ -558,14 +567,19 @@ class Engine:
         )
 
     def recommend_session(
-        self, anonymous_id: str, n: int = 10, *, rules: RuleSet | None = None
+        self,
+        anonymous_id: str,
+        n: int = 10,
+        *,
+        rules: RuleSet | None = None,
+        model: str | None = None,
     ) -> RankedList:
         """Recommendations for a guest from their session (or their account once linked)."""
         check_n(n)
         rules = self._placed("for-you", rules)
         linked = self.store.resolve_anonymous(anonymous_id)
         if linked is not None:
-            result = self.recommend(linked, n, rules=rules)
+            result = self.recommend(linked, n, rules=rules, model=model)
             return RankedList(
                 result.items,
                 "session",
@@ -579,7 +593,14 @@ class Engine:
         if history.is_empty:
             return self._trending_list(n, rules, None, "cold-start: trending", "session")
         return self._personal(
-            "session", "similar", [history], n, rules, [None], policy="session: item-based"
+            "session",
+            "similar",
+            [history],
+            n,
+            rules,
+            [None],
+            policy="session: item-based",
+            model=model,
         )[0]
 
     def similar(self, item_id: str, n: int = 10, *, rules: RuleSet | None = None) -> RankedList:

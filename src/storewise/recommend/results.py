@@ -94,10 +94,15 @@ class RankedList:
     customer_id: str | None = None
     policy: str = "personalised"
     details: dict[str, Any] = field(default_factory=dict)
+    #: Set when the list is served through the API: the id feedback and attribution use.
+    recommendation_id: str | None = None
+    placement: str | None = None
+    experiment: str | None = None
+    variant: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, the shape of API answers."""
-        return {
+        answer: dict[str, Any] = {
             "customer_id": self.customer_id,
             "scenario": self.scenario,
             "model": self.model,
@@ -105,6 +110,12 @@ class RankedList:
             "policy": self.policy,
             "items": [r.to_dict() for r in self.items],
         }
+        if self.recommendation_id is not None:
+            answer["recommendation_id"] = self.recommendation_id
+            answer["placement"] = self.placement
+            answer["experiment"] = self.experiment
+            answer["variant"] = self.variant
+        return answer
 
     @property
     def item_ids(self) -> list[str]:

@@ -73,11 +73,13 @@ def _keep_fresh(
     """Touch the served bundle, the catalog and the marketing analysis often, so checking for
     a newly published bundle, loading it, refreshing the catalog and recomputing segments and
     CLV happen here rather than inside a request; apply the retention policy on its
-    schedule; after a bundle is loaded, answer known customers ahead of their requests."""
+    schedule; write the served lists logged since the last turn; after a bundle is loaded,
+    answer known customers ahead of their requests."""
     warmed: str | None = None
     engine = services.serving
     while not stop.wait(WARM_EVERY_SECONDS):
         try:
+            services.experiments.log.flush()
             _warm(engine, guard)
             _refresh_marketing(services)
             if services.privacy.retention_due():
@@ -142,6 +144,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             stop.set()
             for thread in threads:
                 thread.join(timeout=5)
+            wired.experiments.log.flush()
             if shared is not None:
                 shared.remove()
             if own:

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from starlette.responses import Response
 
 from storewise.api.metrics import Metrics
-from storewise.app import Engine, Services
+from storewise.app import Engine, Experiments, Services
 from storewise.errors import ArtifactError
 
 
@@ -62,6 +62,12 @@ async def _serving(request: Request) -> Engine:
     return services.serving
 
 
+async def _experiments(request: Request) -> Experiments:
+    """The experiments service: every list served goes through it (tag, variant, log)."""
+    services: Services = request.app.state.services
+    return services.experiments
+
+
 async def _metrics(request: Request) -> Metrics:
     """This worker's metrics."""
     metrics: Metrics = request.app.state.metrics
@@ -71,6 +77,7 @@ async def _metrics(request: Request) -> Metrics:
 ServicesDep = Annotated[Services, Depends(_services)]
 ServingDep = Annotated[Engine, Depends(_serving)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
+ExperimentsDep = Annotated[Experiments, Depends(_experiments)]
 
 
 def _finite(value: Any) -> Any:

@@ -136,6 +136,12 @@ class BasketIn(Strict):
     )
     long_tail_boost: Share | None = Field(default=None, description=LONG_TAIL_BOOST)
     diversity: Share | None = Field(default=None, description=DIVERSITY)
+    customer_id: Id | None = Field(
+        default=None, description="Who sees the list (for experiments and attribution)."
+    )
+    anonymous_id: Id | None = Field(
+        default=None, description="The guest who sees the list, when not signed in."
+    )
 
     def rules(self) -> dict[str, Any]:
         """The list rules given in the body (the rest come from the placement's settings)."""
@@ -171,6 +177,15 @@ class RankedListOut(BaseModel):
     model_version: str | None
     policy: str
     items: list[RecommendationOut]
+    recommendation_id: str | None = Field(
+        default=None,
+        description="Report impressions and clicks of this list with this id (attribution).",
+    )
+    placement: str | None = None
+    experiment: str | None = Field(
+        default=None, description="The experiment this list was served in, if any."
+    )
+    variant: str | None = Field(default=None, description="The experiment variant served.")
 
 
 class RejectedOut(BaseModel):

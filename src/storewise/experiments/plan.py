@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from storewise.errors import InputError
-from storewise.recommend.rules import RuleSet
+from storewise.recommend.rules import RuleSet, under
 
 #: Where an experiment can run: the personal lists, the item lists, guests and email picks.
 PLACEMENTS = ("for-you", "buy-again", "similar", "bought-together", "trending", "guest", "email")
@@ -77,6 +77,10 @@ class Variant(BaseModel):
     def rule_set(self) -> RuleSet:
         """The variant's rules as a rule set (empty: the placement's defaults)."""
         return RuleSet(**self.rules)
+
+    def under(self, rules: RuleSet | None) -> RuleSet:
+        """A request's rules over this variant's (the request's own parameters win)."""
+        return under(self.rule_set(), rules)
 
 
 class Plan(BaseModel):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
 from storewise.api.auth import Read
-from storewise.api.deps import ServingDep, json_answer
+from storewise.api.deps import ExperimentsDep, ServingDep, json_answer
 from storewise.api.routes.docs import ERRORS, NOT_FOUND
 from storewise.api.schemas import (
     CALIBRATION,
@@ -24,7 +24,7 @@ from storewise.api.schemas import (
     RankedListOut,
     Scenario,
 )
-from storewise.app import RuleSet
+from storewise.app import RankedList, RuleSet, Variant
 from storewise.errors import InputError
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], responses=ERRORS)
@@ -102,6 +102,34 @@ def _boosts(values: list[str]) -> dict[str, float]:
 ListRules = Annotated[dict[str, Any], Depends(list_rules)]
 
 
+def viewer(
+    customer_id: Annotated[
+        Id | None, Query(description="Who sees the list (for experiments and attribution).")
+    ] = None,
+    anonymous_id: Annotated[
+        Id | None, Query(description="The guest who sees the list, when not signed in.")
+    ] = None,
+) -> tuple[str | None, bool]:
+    """(unit, is a customer) of an item list: the signed-in customer, else the guest."""
+    return (customer_id, True) if customer_id else (anonymous_id, False)
+
+
+Viewer = Annotated[tuple[str | None, bool], Depends(viewer)]
+
+
+def _rules(variant: Variant | None, rules: RuleSet) -> RuleSet:
+    """The request's rules over the experiment variant's, if one is served."""
+    return variant.under(rules) if variant is not None else rules
+
+
+def _model(variant: Variant | None) -> str | None:
+    return variant.model if variant is not None else None
+
+
+def _answer(answer: RankedList) -> Response:
+    return json_answer(answer.to_dict())
+
+
 def _split(values: list[str] | None) -> tuple[str, ...]:
     """Values given repeated and/or comma-separated, in order, without blanks or repeats."""
     if not values:
@@ -119,6 +147,7 @@ def _split(values: list[str] | None) -> tuple[str, ...]:
 def customer_recommendations(
     customer_id: Annotated[Id, Path(description="The customer's id (unknown: cold start).")],
     engine: ServingDep,
+    experiments: ExperimentsDep,
     _key: Read,
     fairness: ListRules,
     n: NQuery = 10,
@@ -144,8 +173,13 @@ def customer_recommendations(
     if exclude:
         given["exclude_items"] = _split(exclude)
     rules = RuleSet(**given)
-    answer = engine.recommend(customer_id, n, scenario=scenario, rules=rules)
-    return json_answer(answer.to_dict())
+
+    def produce(variant: Variant | None) -> RankedList:
+        return engine.recommend(
+            customer_id, n, scenario=scenario, rules=_rules(variant, rules), model=_model(variant)
+        )
+
+    return _answer(experiments.serve(scenario, customer_id, produce))
 
 
 @router.get(
@@ -158,12 +192,21 @@ def customer_recommendations(
 def similar_items(
     item_id: Annotated[Id, Path(description="The item's id.")],
     engine: ServingDep,
+    experiments: ExperimentsDep,
     _key: Read,
     fairness: ListRules,
+    who: Viewer,
     n: NQuery = 10,
 ) -> Response:
     """Items like this one (bought together, else similar features); unknown item: 404."""
-    return json_answer(engine.similar(item_id, n, rules=RuleSet(**fairness)).to_dict())
+    rules = RuleSet(**fairness)
+    answer = experiments.serve(
+        "similar",
+        who[0],
+        lambda variant: engine.similar(item_id, n, rules=_rules(variant, rules)),
+        customer=who[1],
+    )
+    return _answer(answer)
 
 
 @router.post(
@@ -173,29 +216,38 @@ def similar_items(
     summary="Frequently bought together",
     openapi_extra=READ,
 )
-def basket(body: BasketIn, engine: ServingDep, _key: Read) -> Response:
+def basket(body: BasketIn, engine: ServingDep, experiments: ExperimentsDep, _key: Read) -> Response:
     """Items often bought with the basket's items: only pairs bought together by at least
     the shop's basket_min_customers (default 5), which min_customers may raise."""
-    answer = engine.basket(
-        body.items, body.n, min_customers=body.min_customers, rules=RuleSet(**body.rules())
-    )
-    return json_answer(answer.to_dict())
+    rules = RuleSet(**body.rules())
+
+    def produce(variant: Variant | None) -> RankedList:
+        return engine.basket(
+            body.items, body.n, min_customers=body.min_customers, rules=_rules(variant, rules)
+        )
+
+    unit, customer = (body.customer_id, True) if body.customer_id else (body.anonymous_id, False)
+    return _answer(experiments.serve("bought-together", unit, produce, customer=customer))
 
 
 @router.get("/trending", response_model=RankedListOut, summary="Trending items", openapi_extra=READ)
 def trending(
     engine: ServingDep,
+    experiments: ExperimentsDep,
     _key: Read,
     fairness: ListRules,
+    who: Viewer,
     n: NQuery = 10,
     country: Annotated[Id | None, Query(description="Popular in this country.")] = None,
     category: Annotated[Id | None, Query(description="Only this category.")] = None,
 ) -> Response:
     """What sells now, overall, in a country or in a category."""
     rules = RuleSet(**fairness)
-    return json_answer(
-        engine.trending(n, country=country, category=category, rules=rules).to_dict()
-    )
+
+    def produce(variant: Variant | None) -> RankedList:
+        return engine.trending(n, country=country, category=category, rules=_rules(variant, rules))
+
+    return _answer(experiments.serve("trending", who[0], produce, customer=who[1]))
 
 
 @router.get(
@@ -207,9 +259,17 @@ def trending(
 def session_recommendations(
     anonymous_id: Annotated[Id, Path(description="The guest's anonymous id.")],
     engine: ServingDep,
+    experiments: ExperimentsDep,
     _key: Read,
     fairness: ListRules,
     n: NQuery = 10,
 ) -> Response:
     """For a guest, from what they did this session (or their account once identified)."""
-    return json_answer(engine.recommend_session(anonymous_id, n).to_dict())
+    rules = RuleSet(**fairness)
+
+    def produce(variant: Variant | None) -> RankedList:
+        return engine.recommend_session(
+            anonymous_id, n, rules=_rules(variant, rules), model=_model(variant)
+        )
+
+    return _answer(experiments.serve("guest", anonymous_id, produce, customer=False))

@@ -26,7 +26,15 @@ from storewise.api.auth import AuthMiddleware, KeyCache
 from storewise.api.deps import ModelGuard
 from storewise.api.limits import BodyLimitMiddleware
 from storewise.api.metrics import Metrics, MetricsMiddleware, Shared, snapshot_loop
-from storewise.api.routes import customers, events, marketing, ops, recommendations, support
+from storewise.api.routes import (
+    customers,
+    events,
+    experiments,
+    marketing,
+    ops,
+    recommendations,
+    support,
+)
 from storewise.app import Engine, Services, Settings, build, single_threaded_blas
 from storewise.errors import ArtifactError, NotFitted, StorewiseError
 from storewise.web import create_dashboard
@@ -162,7 +170,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.state.metrics = Metrics()
     app.state.shared_metrics = None
     errors.install(app)
-    for module in (events, recommendations, customers, marketing, support, ops):
+    for module in (events, recommendations, customers, marketing, support, experiments, ops):
         app.include_router(module.router)
     app.include_router(create_dashboard(lambda: app.state.services))
     # Added innermost first: metrics wrap everything, then authentication, then body size.

@@ -32,7 +32,9 @@ from storewise.experiments.exposures import (
     FeedbackReport,
     new_recommendation_id,
 )
-from storewise.experiments.plan import Experiment, Plan, Variant
+from storewise.experiments.plan import METRICS, Experiment, Plan, Variant
+from storewise.experiments.report import report_dict
+from storewise.experiments.stats import analyze, units_from_arrays
 from storewise.privacy.consent import ConsentPolicy
 from storewise.recommend.results import RankedList
 from storewise.schema import DAY_MS
@@ -44,6 +46,10 @@ RUNNING_TTL_S = 5.0
 ASSIGNMENT_CACHE = 100_000
 #: The longest an analysis looks back for a unit's pre-period spend (CUPED's covariate).
 PRE_PERIOD_DAYS = 28
+#: The pre-period column CUPED adjusts each metric with (the others are compared as they are).
+CUPED_COVARIATES = {"revenue": "pre_revenue", "orders": "pre_orders", "converted": "pre_orders"}
+#: At most this many points on the cumulative-lift chart.
+CHART_POINTS = 60
 
 
 class Produce(Protocol):
@@ -305,3 +311,82 @@ class Experiments:
             pl.Series("pre_orders", [float(pre.get(u, (0.0, 0))[1]) for u in firsts], pl.Float64),
         )
         return table, crossovers
+
+    def results(self, experiment_id: str, *, chart: bool = True) -> dict[str, Any]:
+        """The analysis of an experiment so far: units per variant with the sample-ratio
+        check, every metric against the control (Welch interval, relative lift, CUPED on a
+        28-day pre-period, always-valid interval for daily peeking) and, with ``chart``, the
+        cumulative lift of the primary metric by day. InputError while a variant has fewer
+        than two units."""
+        experiment = self.get(experiment_id)
+        table, crossovers = self.unit_table(experiment)
+        counts = dict(table.group_by("variant").len().iter_rows()) if table.height else {}
+        answer: dict[str, Any] = {
+            "experiment": experiment.to_dict(),
+            "primary_metric": experiment.plan.primary_metric,
+            "units": {v.name: int(counts.get(v.name, 0)) for v in experiment.variants},
+            "crossovers": crossovers,
+        }
+        missing = [name for name, n in answer["units"].items() if n < 2]
+        if missing:
+            raise InputError(
+                f"experiment {experiment_id!r}: variant(s) {', '.join(missing)} have fewer than "
+                "two exposed units yet; nothing to analyse"
+            )
+        answer.update(self._analyse(experiment, table))
+        if chart:
+            answer["cumulative"] = self._cumulative(experiment)
+        return answer
+
+    def _analyse(self, experiment: Experiment, table: pl.DataFrame) -> dict[str, Any]:
+        data = units_from_arrays(
+            table["variant"].to_list(),
+            {m: table[m].to_numpy() for m in METRICS},
+            pre={m: table[c].to_numpy() for m, c in CUPED_COVARIATES.items()},
+        )
+        split = dict(zip((v.name for v in experiment.variants), experiment.weights, strict=True))
+        report = analyze(data, control=experiment.plan.control, split=split, sequential=True)
+        return report_dict(report)
+
+    def _cumulative(self, experiment: Experiment) -> list[dict[str, Any]]:
+        """Per day since the start: units so far and the primary metric's mean per variant,
+        with each treatment's relative lift over the control (cumulative, not daily)."""
+        metric, control = experiment.plan.primary_metric, experiment.plan.control
+        start = experiment.started_at or experiment.created_at
+        end = experiment.stopped_at or self.clock()
+        days = max(1, -(-(end - start) // DAY_MS))
+        stride = max(1, -(-days // CHART_POINTS))
+        assignments = self.tables.assignments(experiment.experiment_id)
+        exposures = self.tables.exposures(
+            since_ms=start, until_ms=end, experiment_id=experiment.experiment_id
+        )
+        feedback = self.tables.feedback(since_ms=start)
+        outcomes = self.tables.outcomes(since_ms=start, until_ms=end)
+        links = self._links(assignments, exposures, outcomes)
+        points = []
+        for day in range(stride, days + stride, stride):
+            cut = min(start + day * DAY_MS, end)
+            table, _ = unit_metrics(
+                assignments.filter(pl.col("first_at") <= cut),
+                exposures.filter(pl.col("at") <= cut),
+                feedback.filter(pl.col("at") <= cut),
+                outcomes.filter(pl.col("ts") <= cut),
+                links,
+                until_ms=cut,
+                window_days=experiment.plan.window_days,
+            )
+            means = dict(table.group_by("variant").agg(pl.col(metric).mean()).iter_rows())
+            base = means.get(control)
+            points.append(
+                {
+                    "day": min(day, days),
+                    "units": table.height,
+                    "means": {k: float(v) for k, v in means.items()},
+                    "lift": {
+                        k: (float(v) / base - 1.0) if base else None
+                        for k, v in means.items()
+                        if k != control
+                    },
+                }
+            )
+        return points

@@ -7,7 +7,8 @@ JSON so it survives restarts without pickle.
 
 :func:`evaluate_policy` estimates what a new policy would have earned from data logged under
 an old one (with the logged propensities): inverse propensity scoring (IPS), self-normalised IPS
-(SNIPS) and doubly robust (DR, Dudik, Langford & Li 2011).
+(SNIPS) and doubly robust (DR, Dudik, Langford & Li 2011), computed by the estimators shared
+with experiments (:func:`storewise.experiments.offpolicy.off_policy_value`).
 
 >>> bandit = ThompsonBandit(["no offer", "free shipping"], seed=1)
 >>> bandit.update("free shipping", 1.0)
@@ -28,6 +29,7 @@ import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from storewise.errors import InputError, NotFound
+from storewise.experiments.offpolicy import off_policy_value
 
 FloatArray = npt.NDArray[np.float64]
 _STATE_VERSION = 1
@@ -245,14 +247,12 @@ def evaluate_policy(
         if q.shape != (n, k) or not np.isfinite(q).all():
             raise InputError(f"reward_estimates must be finite with shape {(n, k)}")
     w = pi[np.arange(n), a] / p
-    ips = float(np.mean(w * r))
-    snips = float(np.sum(w * r) / np.sum(w)) if w.sum() > 0 else float("nan")
-    q_logged = q[np.arange(n), a]
-    dr = float(np.mean((pi * q).sum(axis=1) + w * (r - q_logged)))
-    ess = float(w.sum() ** 2 / np.sum(w**2)) if np.any(w > 0) else 0.0
+    value = off_policy_value(w, r, dm_target=(pi * q).sum(axis=1), dm_logged=q[np.arange(n), a])
+    assert value.dr is not None
     return PolicyValue(
-        ips=ips, snips=snips, dr=dr, logged_value=float(r.mean()), n=n,
-        effective_sample_size=ess, max_weight=float(w.max()),
+        ips=value.ips.value, snips=value.snips.value, dr=value.dr.value,
+        logged_value=value.logged_value, n=n,
+        effective_sample_size=value.effective_sample_size, max_weight=value.max_weight,
     )  # fmt: skip
 
 

@@ -758,7 +758,8 @@ class Arm:
 
 @dataclass(frozen=True)
 class Cuped:
-    """What CUPED did to one comparison: theta and the interval before and after."""
+    """What CUPED did to one comparison: theta, the unadjusted comparison, and the adjusted
+    interval's width over the unadjusted one's."""
 
     pre: str
     theta: float
@@ -844,7 +845,9 @@ def analyze(
                 adj_c = cuped_summary(c, theta, pooled_x)
                 adj_t = cuped_summary(t, theta, pooled_x)
                 comparison = compare(adj_t, adj_c, alpha=alpha)
-                ratio = float(comparison.standard_error / plain.standard_error)
+                ratio = float(
+                    (comparison.ci_high - comparison.ci_low) / (plain.ci_high - plain.ci_low)
+                )
                 cuped = Cuped(pre, float(theta), plain, ratio)
             else:
                 adj_c, adj_t, comparison = c.summary, t.summary, plain

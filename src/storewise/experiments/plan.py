@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -133,20 +134,21 @@ class Experiment(BaseModel):
         experiment_id: str,
         *,
         placement: str,
-        variants: list[Variant],
+        variants: Sequence[Variant | Mapping[str, Any]],
         at_ms: int,
         name: str | None = None,
         plan: Plan | None = None,
         salt: str | None = None,
     ) -> Experiment:
-        """A new draft experiment, checked: InputError saying what is wrong."""
+        """A new draft experiment, checked: InputError saying what is wrong (variants may be
+        given as mappings of their fields)."""
         try:
             return cls(
                 experiment_id=experiment_id,
                 name=name or experiment_id,
                 placement=placement,
                 salt=salt or secrets.token_hex(8),
-                variants=tuple(variants),
+                variants=tuple(v if isinstance(v, Variant) else Variant(**v) for v in variants),
                 plan=plan or Plan(),
                 created_at=at_ms,
             )

@@ -14,7 +14,7 @@ import dataclasses
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import polars as pl
@@ -87,7 +87,7 @@ class Experiments:
         experiment_id: str,
         *,
         placement: str,
-        variants: list[Variant],
+        variants: Sequence[Variant | Mapping[str, Any]],
         plan: Plan | None = None,
         name: str | None = None,
         start: bool = False,

@@ -13,7 +13,7 @@ from storewise.api.auth import Admin, Ingest
 from storewise.api.deps import ExperimentsDep, json_answer
 from storewise.api.routes.docs import ERRORS, NOT_FOUND
 from storewise.api.schemas import Id, Strict
-from storewise.app import Plan, Variant
+from storewise.app import Plan
 
 router = APIRouter(prefix="/v1", tags=["experiments"], responses=ERRORS)
 ADMIN = {"x-scope": "admin"}
@@ -78,7 +78,7 @@ def create_experiment(body: ExperimentIn, experiments: ExperimentsDep, _key: Adm
     created = experiments.create(
         body.experiment_id,
         placement=body.placement,
-        variants=[Variant(**v.model_dump()) for v in body.variants],
+        variants=[v.model_dump() for v in body.variants],
         plan=Plan(
             primary_metric=body.primary_metric,
             guardrails=tuple(body.guardrails),

@@ -21,6 +21,7 @@ from storewise.experiments.stats import (
     cuped_theta,
     minimum_detectable_effect,
     parse_split,
+    plan_power,
     power_of_test,
     read_units_csv,
     sample_ratio_mismatch,
@@ -146,6 +147,20 @@ def test_power_calculator_round_trips() -> None:
         minimum_detectable_effect(0.0, 100)
     with pytest.raises(InputError, match="power"):
         sample_size_per_arm(1.0, 1.0, power=1.0)
+
+
+def test_plan_power_takes_exactly_one_question() -> None:
+    by_effect = plan_power(10.0, 8.0, mde_absolute=1.0, split="control=0.8,treatment=0.2")
+    assert by_effect.n_control == pytest.approx(4 * by_effect.n_treatment, abs=4)
+    back = plan_power(10.0, 8.0, total=by_effect.n_total, split="0.8,0.2")
+    assert back.mde_absolute == pytest.approx(1.0, abs=0.01) and back.mde_relative is not None
+    assert plan_power(0.0, 8.0, n_per_arm=500).mde_relative is None
+    with pytest.raises(InputError, match="exactly one of"):
+        plan_power(10.0, 8.0, n_per_arm=100, mde=0.1)
+    with pytest.raises(InputError, match="not with units per arm"):
+        plan_power(10.0, 8.0, n_per_arm=100, split="0.5,0.5")
+    with pytest.raises(InputError, match="non-zero baseline"):
+        plan_power(0.0, 8.0, mde=0.1)
 
 
 def _correlated(rng: np.random.Generator, n: int, rho: float, lift: float) -> np.ndarray:

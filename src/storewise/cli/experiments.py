@@ -14,6 +14,7 @@ column and line; nothing is printed on stdout then.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,10 +30,8 @@ from storewise.experiments.stats import (
     DEFAULT_TUNING_N,
     SRM_THRESHOLD,
     analyze,
-    minimum_detectable_effect,
-    parse_split,
+    plan_power,
     read_units_csv,
-    sample_size_per_arm,
 )
 
 app = typer.Typer(
@@ -196,44 +195,17 @@ def power(
 ) -> None:
     """Two-sided test of means, normal approximation: the MDE of given arms, or the arms for
     an MDE."""
-    given = [name for name, value in (("--n-per-arm", n_per_arm), ("--total", total),
-                                      ("--mde", mde), ("--mde-absolute", mde_absolute))
-             if value is not None]  # fmt: skip
-    if len(given) != 1:
-        raise InputError(
-            "give exactly one of --n-per-arm, --total, --mde, --mde-absolute; got "
-            + (", ".join(given) or "none")
-        )
-    shares = parse_split(split, ["control", "treatment"]) if split else None
-    treatment_share = shares["treatment"] if shares else 0.5
-    if shares and n_per_arm is not None:
-        raise InputError("--split goes with --total, --mde or --mde-absolute, not --n-per-arm")
-    if n_per_arm is not None or total is not None:
-        if n_per_arm is not None:
-            n_c = n_t = n_per_arm
-        else:
-            assert total is not None
-            n_t = max(2, round(total * treatment_share))
-            n_c = max(2, total - n_t)
-        effect = minimum_detectable_effect(sd, n_c, n_t, alpha=alpha, power=power)
-    else:
-        if mde is not None and baseline_mean == 0:
-            raise InputError("a relative --mde needs a non-zero --baseline-mean")
-        effect = mde_absolute if mde_absolute is not None else (mde or 0.0) * baseline_mean
-        n_c, n_t = sample_size_per_arm(
-            effect, sd, alpha=alpha, power=power, treatment_share=treatment_share
-        )
-    result = {
-        "baseline_mean": baseline_mean, "sd": sd, "alpha": alpha, "power": power,
-        "n_control": n_c, "n_treatment": n_t, "n_total": n_c + n_t,
-        "mde_absolute": abs(effect),
-        "mde_relative": abs(effect / baseline_mean) if baseline_mean else None,
-    }  # fmt: skip
+    plan = plan_power(
+        baseline_mean, sd, n_per_arm=n_per_arm, total=total, mde=mde, mde_absolute=mde_absolute,
+        split=split, alpha=alpha, power=power,
+    )  # fmt: skip
+    result = dataclasses.asdict(plan)
     if as_json:
         print_json(result)
         return
-    relative = f" ({result['mde_relative']:.2%} of the baseline)" if baseline_mean else ""
+    relative = f" ({plan.mde_relative:.2%} of the baseline)" if plan.mde_relative else ""
     console.print(
-        f"units: control {n_c:,}, treatment {n_t:,} (total {n_c + n_t:,}); minimum detectable "
-        f"effect {abs(effect):.4g}{relative} at alpha {alpha:g}, power {power:.0%}, two-sided"
+        f"units: control {plan.n_control:,}, treatment {plan.n_treatment:,} (total "
+        f"{plan.n_total:,}); minimum detectable effect {plan.mde_absolute:.4g}{relative} at "
+        f"alpha {alpha:g}, power {power:.0%}, two-sided"
     )

@@ -514,6 +514,76 @@ def power_of_test(
     return float(sps.norm.sf(z - shift) + sps.norm.cdf(-z - shift))
 
 
+@dataclass(frozen=True)
+class PowerPlan:
+    """Arm sizes and the minimum detectable effect they give, absolute and relative."""
+
+    baseline_mean: float
+    sd: float
+    alpha: float
+    power: float
+    n_control: int
+    n_treatment: int
+    n_total: int
+    mde_absolute: float
+    mde_relative: float | None
+
+
+def plan_power(
+    baseline_mean: float,
+    sd: float,
+    *,
+    n_per_arm: int | None = None,
+    total: int | None = None,
+    mde: float | None = None,
+    mde_absolute: float | None = None,
+    split: Mapping[str, float] | str | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    power: float = 0.8,
+) -> PowerPlan:
+    """The MDE of given arms (``n_per_arm``, or ``total`` units shared by ``split``), or the
+    arms for an effect (``mde`` relative to ``baseline_mean``, or ``mde_absolute``): exactly
+    one of the four. ``split`` is ``{"control": p, "treatment": 1 - p}`` or its text.
+
+    >>> plan = plan_power(10.0, 8.0, mde=0.1)
+    >>> plan.n_control, plan.n_treatment, round(plan.mde_relative, 3)
+    (1005, 1005, 0.1)
+    """
+    options = {"n_per_arm": n_per_arm, "total": total, "mde": mde, "mde_absolute": mde_absolute}
+    given = [name for name, value in options.items() if value is not None]
+    if len(given) != 1:
+        raise InputError(
+            "give exactly one of n_per_arm, total, mde, mde_absolute; got "
+            + (", ".join(given) or "none")
+        )
+    arms = ["control", "treatment"]
+    shares = parse_split(split, arms) if isinstance(split, str) else split
+    shares = check_split(shares, arms) if shares is not None else None
+    if shares is not None and n_per_arm is not None:
+        raise InputError("a split goes with a total or an effect, not with units per arm")
+    treatment_share = shares["treatment"] if shares else 0.5
+    if n_per_arm is not None or total is not None:
+        if n_per_arm is not None:
+            n_c = n_t = int(n_per_arm)
+        else:
+            assert total is not None
+            n_t = round(total * treatment_share)
+            n_c = total - n_t
+        effect = minimum_detectable_effect(sd, n_c, n_t, alpha=alpha, power=power)
+    else:
+        if mde is not None and baseline_mean == 0:
+            raise InputError("a relative MDE needs a non-zero baseline mean")
+        effect = mde_absolute if mde_absolute is not None else float(mde or 0.0) * baseline_mean
+        n_c, n_t = sample_size_per_arm(
+            effect, sd, alpha=alpha, power=power, treatment_share=treatment_share
+        )
+    return PowerPlan(
+        baseline_mean=float(baseline_mean), sd=float(sd), alpha=alpha, power=power,
+        n_control=n_c, n_treatment=n_t, n_total=n_c + n_t, mde_absolute=abs(effect),
+        mde_relative=abs(effect / baseline_mean) if baseline_mean else None,
+    )  # fmt: skip
+
+
 # -- streaming accumulation of a unit file -------------------------------------------------------
 class _Moments:
     """Running n, means, sums of squared deviations and co-deviation (Chan et al.'s merge)."""

@@ -263,6 +263,7 @@ def sequential_interval(
         rho2 = (-2.0 * math.log(alpha) + math.log(-2.0 * math.log(alpha) + 1.0)) / tuning_n
         grow = n * rho2 + 1.0
         half = np.sqrt(v * n) * np.sqrt(2.0 * grow * np.log(np.sqrt(grow) / alpha) / (n**2 * rho2))
+        half = np.where(v > 0, half, np.nan)  # no variance: undefined, as the fixed interval
         diff = treatment.mean - control.mean
         st2 = diff**2 * n / v
         log_e = rho2 * st2 / (2.0 * grow) - 0.5 * np.log(grow)

@@ -138,7 +138,9 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
         store, serving, marketing, folder=settings.home / "support", policy=policy
     )
     insights = Insights(store, models_dir=settings.bundles_dir, policy=policy)
-    experiments = Experiments(store, policy=policy)
+    experiments = Experiments(
+        store, policy=policy, explore_share=settings.explore_share, lists=serving
+    )
     customers = Customers(
         store,
         policy=policy,

@@ -811,6 +811,10 @@ class Engine:
         self.bundles.check_now()
         return receipt
 
+    def model_names(self) -> list[str]:
+        """The models of the served bundle a request (an experiment variant) may name."""
+        return sorted(self.served.models)
+
     def model_info(self) -> dict[str, Any]:
         """The served bundle: version, data snapshot, chosen models, validation figures."""
         manifest = self.served.manifest

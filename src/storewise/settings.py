@@ -127,6 +127,14 @@ class Settings(BaseSettings):
         "bought-together, trending), e.g. {for-you = {long_tail_boost = 0.2, max_per_brand = "
         "3}}; a request's own parameters win over them. Checked when the services are built.",
     )
+    explore_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="Share of personal lists (for-you, guest) in which one slot of the lower "
+        "half shows an item drawn from those ranked just below the list, so new candidates get "
+        "seen; the chance of every shown item is logged, which off-policy estimates need.",
+    )
     api_warm_answers: int = Field(
         default=20_000,
         ge=0,

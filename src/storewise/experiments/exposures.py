@@ -95,8 +95,12 @@ class ExposureLog:
         experiment_id: str | None = None,
         variant: str | None = None,
         at_ms: int | None = None,
+        teams: list[int] | None = None,
+        propensities: list[float] | None = None,
     ) -> None:
-        """Queue one served list (its ``recommendation_id`` must be set) for writing."""
+        """Queue one served list (its ``recommendation_id`` must be set) for writing, with
+        the team of each item of an interleaved list and the serving policy's propensity of
+        each item at its slot when the list was randomised."""
         if answer.recommendation_id is None:
             raise ValueError("a logged list needs a recommendation id")
         row = {
@@ -109,6 +113,8 @@ class ExposureLog:
             "experiment_id": experiment_id,
             "variant": variant,
             "items": answer.item_ids,
+            "teams": teams,
+            "propensities": propensities,
         }
         with self._lock:
             self._rows.append(row)

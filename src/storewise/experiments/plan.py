@@ -121,6 +121,9 @@ class Experiment(BaseModel):
     name: str
     placement: str
     status: Literal["draft", "running", "stopped"] = "draft"
+    #: ``ab``: each unit sees one variant; ``interleave``: every list interleaves the control
+    #: and one challenger by team draft, and clicks say which ranker shoppers prefer.
+    method: Literal["ab", "interleave"] = "ab"
     salt: str
     variants: tuple[Variant, ...]
     plan: Plan = Plan()
@@ -139,6 +142,7 @@ class Experiment(BaseModel):
         name: str | None = None,
         plan: Plan | None = None,
         salt: str | None = None,
+        method: str = "ab",
     ) -> Experiment:
         """A new draft experiment, checked: InputError saying what is wrong (variants may be
         given as mappings of their fields)."""
@@ -150,6 +154,7 @@ class Experiment(BaseModel):
                 salt=salt or secrets.token_hex(8),
                 variants=tuple(v if isinstance(v, Variant) else Variant(**v) for v in variants),
                 plan=plan or Plan(),
+                method=method,
                 created_at=at_ms,
             )
         except ValidationError as exc:
@@ -176,6 +181,8 @@ class Experiment(BaseModel):
             raise ValueError(
                 f"the control variant {self.plan.control!r} is not among the variants {names}"
             )
+        if self.method == "interleave" and len(names) != 2:
+            raise ValueError("an interleaving experiment compares exactly two variants")
         given = [v.weight for v in self.variants if v.weight is not None]
         if given and len(given) != len(names):
             raise ValueError("give every variant a weight, or none (an equal split)")
@@ -222,6 +229,7 @@ class Experiment(BaseModel):
             "placement": self.placement,
             "status": self.status,
             "salt": self.salt,
+            "method": self.method,
             "variants": [v.model_dump() for v in self.variants],
             "plan": self.plan.model_dump(mode="json"),
             "created_at": self.created_at,

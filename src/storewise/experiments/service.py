@@ -17,9 +17,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+import numpy as np
 import polars as pl
 
-from storewise.errors import InputError, NotFound
+from storewise.errors import InputError, NotFound, StorewiseError
 from storewise.experiments.attribution import (
     DEFAULT_WINDOW_DAYS,
     list_figures,
@@ -32,11 +33,14 @@ from storewise.experiments.exposures import (
     FeedbackReport,
     new_recommendation_id,
 )
+from storewise.experiments.interleave import analyze_interleaving, team_draft
+from storewise.experiments.offpolicy import evaluate_rankings
 from storewise.experiments.plan import METRICS, Experiment, Plan, Variant
 from storewise.experiments.report import report_dict
 from storewise.experiments.stats import analyze, units_from_arrays
 from storewise.privacy.consent import ConsentPolicy
 from storewise.recommend.results import RankedList
+from storewise.recommend.rules import RuleSet
 from storewise.schema import DAY_MS
 from storewise.store.base import Store
 
@@ -58,6 +62,32 @@ class Produce(Protocol):
     def __call__(self, variant: Variant | None) -> RankedList: ...
 
 
+class Extend(Protocol):
+    """Makes a variant's list ``extra`` items longer (what exploration draws from)."""
+
+    def __call__(self, variant: Variant | None, extra: int) -> RankedList: ...
+
+
+class Lists(Protocol):
+    """Serving, as experiments need it: a customer's list by a named model of the bundle."""
+
+    def recommend(
+        self,
+        customer_id: str,
+        n: int = 10,
+        *,
+        scenario: str = "for-you",
+        rules: RuleSet | None = None,
+        model: str | None = None,
+    ) -> RankedList: ...
+
+    def model_names(self) -> list[str]: ...
+
+
+#: Exploration draws from this many items ranked just below the list.
+EXPLORE_POOL = 20
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -71,7 +101,17 @@ class Experiments:
         *,
         policy: ConsentPolicy,
         clock: Callable[[], int] = _now_ms,
+        explore_share: float = 0.0,
+        rng: np.random.Generator | None = None,
+        lists: Lists | None = None,
     ) -> None:
+        """``explore_share``: the share of lists given an exploration slot (see
+        ``Settings.explore_share``)."""
+        if not 0.0 <= explore_share <= 0.5:
+            raise InputError("explore_share must be between 0 and 0.5")
+        self.explore_share = explore_share
+        self.lists = lists
+        self.rng = rng if rng is not None else np.random.default_rng()
         self.store = store
         self.policy = policy
         self.clock = clock
@@ -91,6 +131,7 @@ class Experiments:
         plan: Plan | None = None,
         name: str | None = None,
         start: bool = False,
+        method: str = "ab",
     ) -> Experiment:
         """Define an experiment (a draft, or running at once with ``start``)."""
         experiment = Experiment.create(
@@ -100,11 +141,30 @@ class Experiments:
             plan=plan,
             name=name,
             at_ms=self.clock(),
+            method=method,
         )
         if self.tables.get(experiment_id) is not None:
             raise InputError(f"an experiment {experiment_id!r} exists already")
+        self._check_models(experiment)
         self.tables.save(experiment.to_row())
         return self.start(experiment_id) if start else experiment
+
+    def _check_models(self, experiment: Experiment) -> None:
+        """A variant naming a model the served bundle lacks is refused now, not served as
+        the default in silence (checked when a bundle is served)."""
+        named = [v.model for v in experiment.variants if v.model]
+        if not named or self.lists is None:
+            return
+        try:
+            known = self.lists.model_names()
+        except StorewiseError:  # no bundle yet: checked again when it starts
+            return
+        unknown = [m for m in named if m not in known]
+        if unknown:
+            raise InputError(
+                f"experiment {experiment.experiment_id!r}: the served bundle has no model "
+                f"{unknown[0]!r}; it has {', '.join(known)}"
+            )
 
     def get(self, experiment_id: str) -> Experiment:
         """One experiment; NotFound naming the id."""
@@ -128,6 +188,7 @@ class Experiments:
                 raise InputError(
                     f"experiment {other.experiment_id!r} already runs on {experiment.placement!r}"
                 )
+        self._check_models(experiment)
         started = experiment.model_copy(update={"status": "running", "started_at": self.clock()})
         self.tables.save(started.to_row())
         self._running = None
@@ -201,25 +262,36 @@ class Experiments:
         produce: Produce,
         *,
         customer: bool = True,
+        extend: Extend | None = None,
     ) -> RankedList:
         """Serve one list on a placement for a unit (a customer id, a guest's anonymous id, or
-        None for lists about no one): experiment variant, tag, exposure log."""
+        None for lists about no one): experiment variant (or, in an interleaving experiment,
+        both rankers' lists interleaved), exploration slot (with ``extend``), tag, log."""
         experiment = self.running_for(placement) if unit_id else None
         counted = self._counted(unit_id, customer)
         variant = None
-        if experiment is not None and unit_id is not None:
-            variant = (
-                self.assign(experiment, unit_id, customer=customer)
-                if counted
-                else experiment.variant_for(unit_id)
-            )
-        answer = produce(variant)
+        teams: list[int] | None = None
+        rid = new_recommendation_id()
+        if experiment is not None and unit_id is not None and experiment.method == "interleave":
+            answer, teams = self._interleaved(experiment, produce, rid)
+        else:
+            if experiment is not None and unit_id is not None:
+                variant = (
+                    self.assign(experiment, unit_id, customer=customer)
+                    if counted
+                    else experiment.variant_for(unit_id)
+                )
+            answer = produce(variant)
+        propensities = None
+        if extend is not None and teams is None and self.explore_share > 0:
+            answer, propensities = self._explore(answer, variant, extend)
+        in_experiment = experiment is not None and (variant is not None or teams is not None)
         tagged = dataclasses.replace(
             answer,
-            recommendation_id=new_recommendation_id(),
+            recommendation_id=rid,
             placement=placement,
-            experiment=experiment.experiment_id if variant is not None and experiment else None,
-            variant=variant.name if variant is not None else None,
+            experiment=experiment.experiment_id if in_experiment and experiment else None,
+            variant=variant.name if variant is not None else ("interleaved" if teams else None),
         )
         self.log.record(
             tagged,
@@ -228,8 +300,59 @@ class Experiments:
             experiment_id=tagged.experiment if counted else None,
             variant=tagged.variant if counted else None,
             at_ms=self.clock(),
+            teams=teams if counted else None,
+            propensities=propensities,
         )
         return tagged
+
+    def _interleaved(
+        self, experiment: Experiment, produce: Produce, rid: str
+    ) -> tuple[RankedList, list[int]]:
+        """Team draft of the control (team 0) and the challenger (team 1), seeded by the
+        recommendation id so a logged list can be replayed."""
+        control = experiment.variant(experiment.plan.control)
+        challenger = next(v for v in experiment.variants if v.name != control.name)
+        first, second = produce(control), produce(challenger)
+        by_id = {r.item_id: r for r in (*second.items, *first.items)}
+        mixed = team_draft(
+            first.item_ids, second.item_ids, rng=int(rid[:12], 16), length=len(first.items)
+        )
+        items = tuple(
+            dataclasses.replace(by_id[str(item)], rank=rank)
+            for rank, item in enumerate(mixed.items, 1)
+        )
+        answer = dataclasses.replace(
+            first, items=items, model=f"{first.model}+{second.model}", policy="interleaved"
+        )
+        return answer, list(mixed.teams)
+
+    def _explore(
+        self, answer: RankedList, variant: Variant | None, extend: Extend
+    ) -> tuple[RankedList, list[float]]:
+        """With probability ``explore_share``, one slot of the lower half shows an item drawn
+        uniformly from those ranked just below the list. Returns the list and each shown
+        item's probability of being at its slot under this policy (off-policy weights)."""
+        n = len(answer.items)
+        slots = list(range(n // 2, n))
+        if not slots:
+            return answer, [1.0] * n
+        share, m = self.explore_share, len(slots)
+        longer = extend(variant, EXPLORE_POOL)
+        pool = [r for r in longer.items[n:] if r.item_id not in set(answer.item_ids)]
+        if not pool:
+            return answer, [1.0] * n
+        kept = 1.0 - share / m
+        propensities = [kept if k in slots else 1.0 for k in range(n)]
+        if self.rng.random() >= share:
+            return answer, propensities
+        slot = slots[int(self.rng.integers(m))]
+        pick = pool[int(self.rng.integers(len(pool)))]
+        items = list(answer.items)
+        items[slot] = dataclasses.replace(
+            pick, rank=slot + 1, reasons=(*pick.reasons, "something new to discover")
+        )
+        propensities[slot] = share / (m * len(pool))
+        return dataclasses.replace(answer, items=tuple(items)), propensities
 
     def feedback(self, rows: Iterable[Feedback | Mapping[str, Any]]) -> FeedbackReport:
         """Record impressions and clicks on served lists (idempotent; bad rows reported)."""
@@ -319,6 +442,8 @@ class Experiments:
         cumulative lift of the primary metric by day. InputError while a variant has fewer
         than two units."""
         experiment = self.get(experiment_id)
+        if experiment.method == "interleave":
+            return self._interleaving_results(experiment)
         table, crossovers = self.unit_table(experiment)
         counts = dict(table.group_by("variant").len().iter_rows()) if table.height else {}
         answer: dict[str, Any] = {
@@ -336,6 +461,56 @@ class Experiments:
         answer.update(self._analyse(experiment, table))
         if chart:
             answer["cumulative"] = self._cumulative(experiment)
+        return answer
+
+    def _interleaving_results(self, experiment: Experiment) -> dict[str, Any]:
+        """Per interleaved list (seen, when impressions are reported): clicks on each team's
+        items; the winner of each list, the control's share of decided lists with its sign
+        test, and Chapelle's delta."""
+        self.log.flush()
+        since = experiment.started_at or experiment.created_at
+        lists = self.tables.exposures(
+            since_ms=since,
+            until_ms=experiment.stopped_at,
+            experiment_id=experiment.experiment_id,
+        ).filter(pl.col("teams").is_not_null())
+        feedback = self.tables.feedback(since_ms=since)
+        seen = set(feedback.filter(pl.col("kind") == "impression")["recommendation_id"])
+        if seen:
+            lists = lists.filter(pl.col("recommendation_id").is_in(list(seen)))
+        clicks: dict[str, set[str]] = {}
+        for rid, item in (
+            feedback.filter(pl.col("kind") == "click")
+            .select("recommendation_id", "item_id")
+            .iter_rows()
+        ):
+            clicks.setdefault(rid, set()).add(item)
+        per_team = np.zeros((lists.height, 2))
+        for row, (rid, items, teams) in enumerate(
+            lists.select("recommendation_id", "items", "teams").iter_rows()
+        ):
+            for item, team in zip(items, teams, strict=True):
+                if item in clicks.get(rid, ()):
+                    per_team[row, team] += 1
+        control = experiment.plan.control
+        challenger = next(v.name for v in experiment.variants if v.name != control)
+        answer: dict[str, Any] = {
+            "experiment": experiment.to_dict(),
+            "method": "interleave",
+            "teams": {"a": control, "b": challenger},
+            "lists": lists.height,
+        }
+        if lists.height == 0:
+            raise InputError(
+                f"experiment {experiment.experiment_id!r}: no interleaved list served yet"
+            )
+        result = analyze_interleaving(per_team[:, 0], per_team[:, 1])
+        answer["interleaving"] = dataclasses.asdict(result)
+        answer["preferred"] = (
+            (control if result.preference_a > 0.5 else challenger)
+            if result.p_value < 0.05
+            else None
+        )
         return answer
 
     def _analyse(self, experiment: Experiment, table: pl.DataFrame) -> dict[str, Any]:
@@ -390,3 +565,103 @@ class Experiments:
                 }
             )
         return points
+
+    def off_policy(
+        self,
+        model: str,
+        *,
+        days: int = 30,
+        clip: float | None = None,
+        limit: int = 20_000,
+    ) -> dict[str, Any]:
+        """What serving ``model`` on for-you would have earned in clicks per list, estimated
+        from the last ``days`` of logged lists that carried propensities (those served while
+        ``explore_share`` > 0): IPS, SNIPS and doubly robust (item-position model; the reward
+        model is each slot's click rate), next to the same estimates for the current choice.
+
+        The target's lists are computed from each customer's history as it is now, not as it
+        was when the list was served: an approximation that a shop should read as such. Only
+        slots where the target shows what the logging policy could show carry weight
+        (``matched_slots`` says how many agreed with what was shown): a candidate far from
+        the current lists is under-estimated, which more exploration fixes.
+        """
+        if self.lists is None:
+            raise InputError("off-policy estimates need the serving service")
+        known = self.lists.model_names()
+        if model not in known:
+            raise InputError(f"the served bundle has no model {model!r}; it has {known}")
+        if not 1 <= days <= 366:
+            raise InputError("days must be between 1 and 366")
+        self.log.flush()
+        since = self.clock() - days * DAY_MS
+        logged = self.tables.exposures(since_ms=since).filter(
+            (pl.col("placement") == "for-you")
+            & pl.col("propensities").is_not_null()
+            & pl.col("unit_id").is_not_null()
+            & pl.col("teams").is_null()
+        )
+        feedback = self.tables.feedback(since_ms=since)
+        seen = set(feedback.filter(pl.col("kind") == "impression")["recommendation_id"])
+        if seen:
+            logged = logged.filter(pl.col("recommendation_id").is_in(list(seen)))
+        logged = logged.tail(limit)
+        if logged.height < 2:
+            raise InputError(
+                f"only {logged.height} for-you list(s) with logged propensities in the last "
+                f"{days} days; set explore_share above 0 and serve traffic first"
+            )
+        clicked: dict[str, set[str]] = {}
+        for rid, item in (
+            feedback.filter(pl.col("kind") == "click")
+            .select("recommendation_id", "item_id")
+            .iter_rows()
+        ):
+            clicked.setdefault(rid, set()).add(item)
+        shown = logged["items"].to_list()
+        rewards = [
+            [float(i in clicked.get(rid, ())) for i in items]
+            for rid, items in zip(logged["recommendation_id"], shown, strict=True)
+        ]
+        width = max(len(r) for r in rewards)
+        padded = np.zeros((len(rewards), width))
+        for row, values in enumerate(rewards):
+            padded[row, : len(values)] = values
+        slot_rate = padded.mean(axis=0)
+        q_logged = [[float(slot_rate[k]) for k in range(len(r))] for r in rewards]
+        units = logged["unit_id"].to_list()
+        answer: dict[str, Any] = {
+            "model": model,
+            "lists": logged.height,
+            "days": days,
+            "logged_clicks_per_list": float(padded.sum(axis=1).mean()),
+        }
+        for name, candidate in (("candidate", model), ("current", None)):
+            targets = [
+                self.lists.recommend(unit, len(items), model=candidate).item_ids
+                for unit, items in zip(units, shown, strict=True)
+            ]
+            q_target = [float(slot_rate[: len(t)].sum()) for t in targets]
+            value = evaluate_rankings(
+                shown,
+                rewards,
+                logged["propensities"].to_list(),
+                targets,
+                q_logged=q_logged,
+                q_target=q_target,
+                clip=clip,
+            )
+            slots = sum(len(t) for t in targets)
+            matched = sum(
+                sum(a == b for a, b in zip(t, row, strict=False))
+                for t, row in zip(targets, shown, strict=True)
+            )
+            answer[name] = {
+                "matched_slots": matched / slots if slots else 0.0,
+                "ips": dataclasses.asdict(value.ips),
+                "snips": dataclasses.asdict(value.snips),
+                "dr": dataclasses.asdict(value.dr) if value.dr is not None else None,
+                "effective_sample_size": value.effective_sample_size,
+                "max_weight": value.max_weight,
+                "clipped": value.clipped,
+            }
+        return answer

@@ -43,6 +43,8 @@ EXPOSURE_SCHEMA: dict[str, Any] = {
     "experiment_id": pl.String,
     "variant": pl.String,
     "items": pl.List(pl.String),
+    "teams": pl.List(pl.Int64),
+    "propensities": pl.List(pl.Float64),
 }
 FEEDBACK_SCHEMA: dict[str, Any] = {
     "recommendation_id": pl.String,
@@ -73,6 +75,12 @@ def _items(value: Any) -> list[str]:
     if isinstance(value, str):
         value = json.loads(value)
     return [str(v) for v in value or ()]
+
+
+def _numbers(value: Any) -> list[Any] | None:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return list(value) if value is not None else None
 
 
 class ExperimentTables:
@@ -233,7 +241,10 @@ class ExperimentTables:
         if experiment_id is not None:
             query = query.where(exposures.c.experiment_id == experiment_id)
         with self.engine.connect() as conn:
-            rows = [(*r[:-1], _items(r[-1])) for r in conn.execute(query)]
+            rows = [
+                (*r[:-3], _items(r[-3]), _numbers(r[-2]), _numbers(r[-1]))
+                for r in conn.execute(query)
+            ]
         return pl.DataFrame(rows, schema=EXPOSURE_SCHEMA, orient="row")
 
     def feedback(self, *, since_ms: int | None = None) -> pl.DataFrame:

@@ -197,6 +197,7 @@ experiments = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("placement", sa.String(40), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("method", sa.String(20), nullable=False),
     sa.Column("salt", sa.String(64), nullable=False),
     sa.Column("variants", sa.JSON, nullable=False),
     sa.Column("plan", sa.JSON, nullable=False),
@@ -219,7 +220,9 @@ experiment_assignments = sa.Table(
 )
 
 #: Every list served, under the recommendation id its answer carried: for whom, where, by
-#: which model and version, in which experiment variant, and the item ids in rank order.
+#: which model and version, in which experiment variant, the item ids in rank order, and for
+#: an interleaved list the team of each item; for a list with an exploration slot, the
+#: probability the serving policy had of showing each item where it is (off-policy evaluation).
 exposures = sa.Table(
     "exposures",
     metadata,
@@ -232,6 +235,8 @@ exposures = sa.Table(
     sa.Column("experiment_id", sa.String(64)),
     sa.Column("variant", sa.String(64)),
     sa.Column("items", sa.JSON, nullable=False),
+    sa.Column("teams", sa.JSON),
+    sa.Column("propensities", sa.JSON),
     sa.Index(None, "at"),
     sa.Index(None, "unit_id"),
     sa.Index(None, "experiment_id", "at"),

@@ -47,6 +47,11 @@ class ExperimentIn(Strict):
     placement: Literal[
         "for-you", "buy-again", "similar", "bought-together", "trending", "guest", "email"
     ]
+    method: Literal["ab", "interleave"] = Field(
+        default="ab",
+        description="ab: each unit sees one variant; interleave: every list mixes the control "
+        "and one challenger by team draft (far less traffic for comparing two rankers).",
+    )
     variants: list[VariantIn] = Field(min_length=2, max_length=10)
     primary_metric: Metric = "revenue"
     guardrails: tuple[Metric, ...] = ("orders", "converted")
@@ -87,6 +92,7 @@ def create_experiment(body: ExperimentIn, experiments: ExperimentsDep, _key: Adm
         ),
         name=body.name,
         start=body.start,
+        method=body.method,
     )
     return json_answer(created.to_dict(), 201)
 
@@ -166,3 +172,23 @@ def recommendation_analytics(
     """Per placement and model version (and per placement and day): lists served,
     impressions, clicks, click-through, add-to-carts, attributed orders and revenue."""
     return json_answer(experiments.analytics(days=days, window_days=window_days))
+
+
+@router.get(
+    "/analytics/off-policy",
+    summary="Estimate a model before it goes live",
+    openapi_extra=ADMIN,
+)
+def off_policy(
+    experiments: ExperimentsDep,
+    _key: Admin,
+    model: Annotated[str, Query(min_length=1, max_length=100, description="A bundle model.")],
+    days: Annotated[int, Query(ge=1, le=366, description="How many days of logs.")] = 30,
+    clip: Annotated[
+        float | None, Query(gt=0, le=1e6, description="Cap on importance weights.")
+    ] = None,
+) -> Response:
+    """Clicks per for-you list that serving ``model`` would have earned, by IPS, SNIPS and
+    doubly robust estimates from lists logged with propensities (``explore_share`` > 0), next
+    to the same estimates for the current choice."""
+    return json_answer(experiments.off_policy(model, days=days, clip=clip))

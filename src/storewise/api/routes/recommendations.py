@@ -174,12 +174,17 @@ def customer_recommendations(
         given["exclude_items"] = _split(exclude)
     rules = RuleSet(**given)
 
-    def produce(variant: Variant | None) -> RankedList:
+    def produce(variant: Variant | None, extra: int = 0) -> RankedList:
         return engine.recommend(
-            customer_id, n, scenario=scenario, rules=_rules(variant, rules), model=_model(variant)
+            customer_id,
+            min(n + extra, MAX_N),
+            scenario=scenario,
+            rules=_rules(variant, rules),
+            model=_model(variant),
         )
 
-    return _answer(experiments.serve(scenario, customer_id, produce))
+    extend = produce if scenario == "for-you" else None
+    return _answer(experiments.serve(scenario, customer_id, produce, extend=extend))
 
 
 @router.get(
@@ -267,9 +272,11 @@ def session_recommendations(
     """For a guest, from what they did this session (or their account once identified)."""
     rules = RuleSet(**fairness)
 
-    def produce(variant: Variant | None) -> RankedList:
+    def produce(variant: Variant | None, extra: int = 0) -> RankedList:
         return engine.recommend_session(
-            anonymous_id, n, rules=_rules(variant, rules), model=_model(variant)
+            anonymous_id, min(n + extra, MAX_N), rules=_rules(variant, rules), model=_model(variant)
         )
 
-    return _answer(experiments.serve("guest", anonymous_id, produce, customer=False))
+    return _answer(
+        experiments.serve("guest", anonymous_id, produce, customer=False, extend=produce)
+    )

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("placement", sa.String(length=40), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("method", sa.String(length=20), nullable=False),
         sa.Column("salt", sa.String(length=64), nullable=False),
         sa.Column("variants", sa.JSON(), nullable=False),
         sa.Column("plan", sa.JSON(), nullable=False),
@@ -53,6 +54,8 @@ def upgrade() -> None:
         sa.Column("experiment_id", sa.String(length=64), nullable=True),
         sa.Column("variant", sa.String(length=64), nullable=True),
         sa.Column("items", sa.JSON(), nullable=False),
+        sa.Column("teams", sa.JSON(), nullable=True),
+        sa.Column("propensities", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("recommendation_id", name=op.f("pk_exposures")),
     )
     op.create_index(op.f("ix_exposures_at"), "exposures", ["at"])

@@ -10,9 +10,12 @@ What is wired, and who may see what (``ARCHITECTURE.md`` draws it)::
       -> training   snapshot -> tune -> fit -> publish; offline evaluation
       -> insights   dashboard aggregates, training history
       -> privacy    key rotation, retention, pseudonyms, the audit log
-      -> marketing  ports: MarketingFacts (the store), Recommendations (serving), AuditTrail
+      -> marketing  ports: MarketingFacts (the store), Recommendations (campaign picks
+                    through experiments), AuditTrail
       -> support    ports: SupportFacts (the store), SupportRecommendations (serving),
                     CustomerValue (marketing)
+      -> experiments  variants, assignment, the exposure log, attribution, analysis;
+                    every API list and campaign pick is served through it
 
 One :class:`~storewise.privacy.consent.ConsentPolicy` and one
 :class:`~storewise.privacy.audit.Audit` are shared by all of them.
@@ -34,7 +37,16 @@ from types import TracebackType
 from storewise.datasets.synth import SynthConfig
 from storewise.engine import MAX_N, Engine, check_n, single_threaded_blas
 from storewise.experiments.plan import Plan, Variant
-from storewise.experiments.service import Experiments
+from storewise.experiments.report import report_dict
+from storewise.experiments.service import CampaignPicks, Experiments
+from storewise.experiments.stats import (
+    DEFAULT_ALPHA,
+    DEFAULT_TUNING_N,
+    SRM_THRESHOLD,
+    analyze,
+    plan_power,
+    read_units_csv,
+)
 from storewise.ingest.clean import IngestReport, Limits
 from storewise.ingest.presets import PRESETS, parse_mapping
 from storewise.marketing.campaigns import write_audience, write_audience_csv
@@ -131,16 +143,20 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
         placements=settings.placements,
         basket_min_customers=settings.basket_min_customers,
     )
+    experiments = Experiments(
+        store, policy=policy, explore_share=settings.explore_share, lists=serving
+    )
     marketing = MarketingService(
-        store, serving, folder=settings.home / "marketing", policy=policy, audit=audit
+        store,
+        CampaignPicks(experiments),
+        folder=settings.home / "marketing",
+        policy=policy,
+        audit=audit,
     )
     support = SupportService(
         store, serving, marketing, folder=settings.home / "support", policy=policy
     )
     insights = Insights(store, models_dir=settings.bundles_dir, policy=policy)
-    experiments = Experiments(
-        store, policy=policy, explore_share=settings.explore_share, lists=serving
-    )
     customers = Customers(
         store,
         policy=policy,
@@ -173,11 +189,14 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
 
 
 __all__ = [
+    "DEFAULT_ALPHA",
+    "DEFAULT_TUNING_N",
     "DEMO_KB",
     "MAX_N",
     "NO_OFFER_ID",
     "PRESETS",
     "SCOPES",
+    "SRM_THRESHOLD",
     "Engine",
     "Experiments",
     "FieldCipher",
@@ -195,6 +214,7 @@ __all__ = [
     "SynthConfig",
     "TrainReport",
     "Variant",
+    "analyze",
     "build",
     "check_n",
     "check_secret",
@@ -202,6 +222,9 @@ __all__ = [
     "grants",
     "parse_mapping",
     "parse_scopes",
+    "plan_power",
+    "read_units_csv",
+    "report_dict",
     "single_threaded_blas",
     "split_key",
     "write_audience",

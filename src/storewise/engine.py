@@ -455,8 +455,10 @@ class Engine:
         *,
         rules: RuleSet | None = None,
         batch: int = 256,
+        model: str | None = None,
     ) -> list[RankedList]:
-        """Recommendations for many customers at once (batch export), same policy as one."""
+        """Recommendations for many customers at once (batch export), same policy as one;
+        ``model`` names another model of the bundle (an email experiment's variant)."""
         check_n(n)
         rules = self._placed("for-you", rules)
         slot = "repurchase" if rules.allow_repurchase else "discovery"
@@ -502,6 +504,7 @@ class Engine:
                     n,
                     rules,
                     [part[i] for i in personal],
+                    model=model,
                 )
                 answers.update(zip(personal, done, strict=True))
             for i, cid in enumerate(part):

@@ -22,17 +22,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from storewise.cli.common import console, guarded, print_json
-from storewise.errors import InputError
-from storewise.experiments.report import report_dict
-from storewise.experiments.stats import (
+from storewise.app import (
     DEFAULT_ALPHA,
     DEFAULT_TUNING_N,
     SRM_THRESHOLD,
     analyze,
     plan_power,
     read_units_csv,
+    report_dict,
 )
+from storewise.cli.common import console, guarded, print_json
+from storewise.errors import InputError
 
 app = typer.Typer(
     help="A/B test statistics: analyse a file of units, size an experiment.",

@@ -83,6 +83,16 @@ class Lists(Protocol):
 
     def model_names(self) -> list[str]: ...
 
+    def recommend_many(
+        self,
+        customer_ids: Sequence[str],
+        n: int = 10,
+        *,
+        rules: RuleSet | None = None,
+        batch: int = 256,
+        model: str | None = None,
+    ) -> list[RankedList]: ...
+
 
 #: Exploration draws from this many items ranked just below the list.
 EXPLORE_POOL = 20
@@ -665,3 +675,75 @@ class Experiments:
                 "clipped": value.clipped,
             }
         return answer
+
+    def campaign_lists(self, customer_ids: Sequence[str], n: int = 10) -> list[RankedList]:
+        """Personal picks for a campaign audience (the ``email`` placement): each customer's
+        list by their variant when an email experiment runs, tagged and logged like any
+        served list, in the order of ``customer_ids``."""
+        if self.lists is None:
+            raise InputError("campaign picks need the serving service")
+        lists = self.lists
+        experiment = self.running_for("email")
+        groups: dict[str | None, list[int]] = {}
+        variants: list[Variant | None] = []
+        for index, customer in enumerate(customer_ids):
+            variant = None
+            if experiment is not None:
+                counted = self._counted(customer, True)
+                variant = (
+                    self.assign(experiment, customer, customer=True)
+                    if counted
+                    else experiment.variant_for(customer)
+                )
+            variants.append(variant)
+            groups.setdefault(variant.name if variant else None, []).append(index)
+        answers: list[RankedList | None] = [None] * len(customer_ids)
+        for indexes in groups.values():
+            variant = variants[indexes[0]]
+            made = lists.recommend_many(
+                [customer_ids[i] for i in indexes],
+                n,
+                rules=variant.rule_set() if variant else None,
+                model=variant.model if variant else None,
+            )
+            for i, answer in zip(indexes, made, strict=True):
+                answers[i] = self._tagged_email(answer, customer_ids[i], experiment, variant)
+        return [a for a in answers if a is not None]
+
+    def _tagged_email(
+        self,
+        answer: RankedList,
+        customer: str,
+        experiment: Experiment | None,
+        variant: Variant | None,
+    ) -> RankedList:
+        """An email list made for a variant, tagged and logged (the unit is assigned)."""
+        counted = self._counted(customer, True)
+        tagged = dataclasses.replace(
+            answer,
+            recommendation_id=new_recommendation_id(),
+            placement="email",
+            experiment=experiment.experiment_id if experiment else None,
+            variant=variant.name if variant else None,
+        )
+        self.log.record(
+            tagged,
+            placement="email",
+            unit_id=customer if counted else None,
+            experiment_id=tagged.experiment if counted else None,
+            variant=tagged.variant if counted else None,
+            at_ms=self.clock(),
+        )
+        return tagged
+
+
+@dataclasses.dataclass(frozen=True)
+class CampaignPicks:
+    """Marketing's source of personal picks: lists for the ``email`` placement, through the
+    experiments service (so an email experiment assigns, and every list is logged)."""
+
+    experiments: Experiments
+
+    def recommend_many(self, customer_ids: Sequence[str], n: int = 10) -> list[RankedList]:
+        """One list per customer, in order (see :meth:`Experiments.campaign_lists`)."""
+        return self.experiments.campaign_lists(customer_ids, n)

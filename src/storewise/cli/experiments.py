@@ -1,4 +1,6 @@
-"""``storewise experiments analyze FILE | power``: A/B test statistics without a store.
+"""``storewise experiments``: A/B test statistics without a store (``analyze FILE``,
+``power``), and the shop's experiments in the store (``create``, ``list``, ``start``,
+``stop``, ``results``, ``off-policy``).
 
 ``analyze`` reads a CSV of ``unit_id,variant,<metric columns...>``, one row per unit, in one
 streaming pass, and prints the sample-ratio check and every metric of every treatment against
@@ -15,23 +17,26 @@ column and line; nothing is printed on stdout then.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from storewise.app import (
     DEFAULT_ALPHA,
     DEFAULT_TUNING_N,
     SRM_THRESHOLD,
+    Plan,
     analyze,
     plan_power,
     read_units_csv,
     report_dict,
 )
-from storewise.cli.common import console, guarded, print_json
+from storewise.cli.common import console, guarded, print_json, state
 from storewise.errors import InputError
 
 app = typer.Typer(
@@ -209,3 +214,211 @@ def power(
         f"{plan.n_total:,}); minimum detectable effect {plan.mde_absolute:.4g}{relative} at "
         f"alpha {alpha:g}, power {power:.0%}, two-sided"
     )
+
+
+# -- experiments in the store ------------------------------------------------------------------
+def _variant(text: str) -> dict[str, Any]:
+    """``NAME[:WEIGHT][:model=M][:RULE=VALUE...]`` as a variant's fields."""
+    name, *parts = text.split(":")
+    fields: dict[str, Any] = {"name": name.strip(), "rules": {}}
+    for part in parts:
+        key, sep, value = part.partition("=")
+        if not sep:
+            try:
+                fields["weight"] = float(key)
+            except ValueError:
+                raise InputError(
+                    f"--variant {text!r}: {key!r} is neither a weight nor a=b"
+                ) from None
+        elif key == "model":
+            fields["model"] = value
+        else:
+            try:
+                fields["rules"][key] = json.loads(value)
+            except json.JSONDecodeError:
+                fields["rules"][key] = value
+    return fields
+
+
+def _shown(experiment: dict[str, Any]) -> str:
+    split = ", ".join(f"{k} {v:.0%}" for k, v in experiment["split"].items())
+    where = f"{experiment['placement']}, {experiment['method']}, {experiment['status']}"
+    return f"{experiment['experiment_id']} ({where}): {split}"
+
+
+@app.command("create")
+@guarded
+def create(
+    ctx: typer.Context,
+    experiment_id: Annotated[str, typer.Argument(help="An id: lowercase letters, digits, -_.")],
+    placement: Annotated[
+        str,
+        typer.Option(
+            "--placement",
+            help="for-you, buy-again, similar, bought-together, trending, guest or email.",
+        ),
+    ],
+    variant: Annotated[
+        list[str],
+        typer.Option(
+            "--variant",
+            help="NAME[:WEIGHT][:model=M][:RULE=VALUE...], repeated; e.g. control:0.5 "
+            "ease:0.5:model=ease, or b:diversity=0.3.",
+        ),
+    ],
+    metric: Annotated[
+        str, typer.Option("--metric", help="The primary metric (revenue, orders, ...).")
+    ] = "revenue",
+    guardrail: Annotated[
+        list[str] | None, typer.Option("--guardrail", help="Guardrail metrics, repeated.")
+    ] = None,
+    window_days: Annotated[
+        int, typer.Option("--window-days", help="Attribution window (days).", min=1, max=90)
+    ] = 7,
+    control: Annotated[str, typer.Option("--control", help="The control variant.")] = "control",
+    interleave: Annotated[
+        bool, typer.Option("--interleave", help="Team-draft interleaving of two rankers.")
+    ] = False,
+    start: Annotated[bool, typer.Option("--start", help="Start it at once.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Define an experiment on a placement (a draft unless --start)."""
+    plan_fields: dict[str, Any] = {
+        "primary_metric": metric,
+        "window_days": window_days,
+        "control": control,
+    }
+    if guardrail is not None:
+        plan_fields["guardrails"] = tuple(guardrail)
+    with state(ctx).services() as services:
+        try:
+            plan = Plan(**plan_fields)
+        except ValidationError as exc:
+            raise InputError(f"experiment {experiment_id!r}: {exc.errors()[0]['msg']}") from None
+        created = services.experiments.create(
+            experiment_id,
+            placement=placement,
+            variants=[_variant(v) for v in variant],
+            plan=plan,
+            start=start,
+            method="interleave" if interleave else "ab",
+        )
+    if as_json:
+        print_json(created.to_dict())
+    else:
+        console.print(f"created {_shown(created.to_dict())}", highlight=False)
+
+
+@app.command("list")
+@guarded
+def list_experiments(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every experiment, newest first."""
+    with state(ctx).services() as services:
+        rows = [e.to_dict() for e in services.experiments.all()]
+    if as_json:
+        print_json({"experiments": rows})
+        return
+    if not rows:
+        console.print("no experiments yet: storewise experiments create ID --placement ...")
+    for row in rows:
+        console.print(_shown(row), highlight=False)
+
+
+@app.command("start")
+@guarded
+def start_experiment(
+    ctx: typer.Context, experiment_id: Annotated[str, typer.Argument(help="Experiment id.")]
+) -> None:
+    """Start a draft experiment."""
+    with state(ctx).services() as services:
+        started = services.experiments.start(experiment_id)
+    console.print(f"started {_shown(started.to_dict())}", highlight=False)
+
+
+@app.command("stop")
+@guarded
+def stop_experiment(
+    ctx: typer.Context, experiment_id: Annotated[str, typer.Argument(help="Experiment id.")]
+) -> None:
+    """Stop a running experiment (its results stay)."""
+    with state(ctx).services() as services:
+        stopped = services.experiments.stop(experiment_id)
+    console.print(f"stopped {_shown(stopped.to_dict())}", highlight=False)
+
+
+@app.command("results")
+@guarded
+def results(
+    ctx: typer.Context,
+    experiment_id: Annotated[str, typer.Argument(help="Experiment id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """An experiment's analysis from the store: units, SRM check, each metric with its
+    interval (CUPED, always-valid), or the interleaving preference."""
+    with state(ctx).services() as services:
+        answer = services.experiments.results(experiment_id, chart=as_json)
+    if as_json:
+        print_json(answer)
+        return
+    console.print(_shown(answer["experiment"]), highlight=False)
+    if answer.get("method") == "interleave":
+        won = answer["interleaving"]
+        console.print(
+            f"{answer['lists']} lists; {answer['teams']['a']} won {won['wins_a']}, "
+            f"{answer['teams']['b']} won {won['wins_b']}, ties {won['ties']}; "
+            f"p = {won['p_value']:.3g}; preferred: {answer['preferred'] or 'no clear winner'}",
+            highlight=False,
+        )
+        return
+    units = ", ".join(f"{k} {v}" for k, v in answer["units"].items())
+    console.print(f"units: {units}; sample-ratio p = {_num(answer['srm_p_value'], '.3g')}")
+    if answer["srm_flag"]:
+        console.print("[bold red]sample-ratio mismatch: do not trust these results[/]")
+    table = Table("metric", "variant", "lift [95% interval]", "relative", "p-value")
+    for metric, entry in answer["metrics"].items():
+        entries = [entry] if "variant" in entry else list(entry.values())
+        for one in entries:
+            star = " *" if metric == answer["primary_metric"] else ""
+            table.add_row(
+                metric + star,
+                one["variant"],
+                _num(one["absolute_lift"], "+.4g")
+                + " "
+                + _interval(one["ci_low"], one["ci_high"], ".4g"),
+                _num(one["relative_lift"], "+.1%"),
+                _num(one["p_value"], ".3g"),
+            )
+    console.print(table)
+
+
+@app.command("off-policy")
+@guarded
+def off_policy(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="A model of the served bundle.")],
+    days: Annotated[int, typer.Option("--days", help="Days of logs.", min=1, max=366)] = 30,
+    clip: Annotated[
+        float | None, typer.Option("--clip", help="Cap on importance weights.", min=0.0)
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Estimate a model's clicks per for-you list from logged lists, before it goes live."""
+    with state(ctx).services() as services:
+        answer = services.experiments.off_policy(model, days=days, clip=clip)
+    if as_json:
+        print_json(answer)
+        return
+    table = Table("policy", "IPS", "SNIPS", "doubly robust", "slots matched")
+    for name in ("current", "candidate"):
+        row = answer[name]
+        cells = [
+            f"{_num(row[k]['value'], '.4f')} ± {_num(row[k]['standard_error'], '.4f')}"
+            if row[k]
+            else "-"
+            for k in ("ips", "snips", "dr")
+        ]
+        table.add_row(name, *cells, f"{row['matched_slots']:.0%}")
+    console.print(
+        f"{answer['lists']} logged lists, {answer['logged_clicks_per_list']:.4f} clicks per list"
+    )
+    console.print(table)

@@ -11,7 +11,7 @@ import pytest
 from storewise.app import Services, Variant
 from storewise.errors import InputError, NotFound
 from storewise.experiments.plan import Plan
-from storewise.experiments.service import Experiments
+from storewise.experiments.service import CampaignPicks, Experiments
 from storewise.schema import DAY_MS
 
 
@@ -260,3 +260,25 @@ def test_erasure_reaches_assignments_and_the_log(trained_services: Services) -> 
     experiments.log.flush()
     assert experiments.tables.exposures().filter(pl.col("unit_id") == customer).height == 0
     assert experiments.tables.assignments("e1").height == 0
+
+
+def test_campaign_picks_follow_an_email_experiment(trained_services: Services) -> None:
+    experiments = trained_services.experiments
+    variants = [Variant(name="control"), Variant(name="popular", model="popular")]
+    experiments.create("mail", placement="email", variants=variants, start=True)
+    customers = _customers(trained_services, 30, counted=True)
+    picks = CampaignPicks(experiments).recommend_many(customers, 4)
+    assert [p.customer_id for p in picks] == customers
+    by_variant = {p.variant for p in picks}
+    assert by_variant == {"control", "popular"}
+    for pick in picks:
+        assert pick.placement == "email" and pick.recommendation_id
+        if pick.variant == "popular" and pick.policy == "personalised":
+            assert pick.model == "popular"
+    experiments.log.flush()
+    logged = experiments.tables.exposures().filter(pl.col("placement") == "email")
+    assert logged.height == 30
+    assigned = experiments.tables.assignments("mail")
+    assert dict(zip(assigned["unit_id"], assigned["variant"], strict=True)) == {
+        p.customer_id: p.variant for p in picks
+    }

@@ -40,7 +40,8 @@ from storewise.cli.common import console, guarded, print_json, state
 from storewise.errors import InputError
 
 app = typer.Typer(
-    help="A/B test statistics: analyse a file of units, size an experiment.",
+    help="Online experiments: define and run them on a placement, read their results, "
+    "estimate a model off-policy; or analyse a file of units and size an experiment.",
     no_args_is_help=True,
 )
 

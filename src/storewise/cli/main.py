@@ -13,6 +13,7 @@ from storewise.cli import (
     customers,
     datasets,
     demo,
+    experiments,
     ingest,
     keys,
     marketing,
@@ -47,6 +48,7 @@ app.command("serve")(serve.serve)
 app.command("stats")(stats.stats)
 app.add_typer(keys.app, name="keys")
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(experiments.app, name="experiments")
 
 
 def _version(value: bool) -> None:

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from storewise.errors import (
     ConsentError,
@@ -40,7 +40,7 @@ from storewise.web.auth import (
     still_valid,
     verify_key,
 )
-from storewise.web.charts import number
+from storewise.web.charts import number, signed_percent
 
 if TYPE_CHECKING:
     from storewise.app import Services
@@ -66,8 +66,15 @@ NAV = (
     ("dashboard.segments", "Segments & campaigns"),
     ("dashboard.models", "Models"),
     ("dashboard.fairness", "Fairness"),
+    ("dashboard.experiments", "Experiments"),
+    ("dashboard.recommendations", "Recommendations"),
     ("dashboard.support", "Support"),
 )
+#: A navigation entry stays marked on the pages under it (a customer's, an experiment's).
+NAV_SECTIONS = {
+    "dashboard.customers": "dashboard.customer",
+    "dashboard.experiments": "dashboard.experiment",
+}
 
 
 def _money(value: Any) -> str:
@@ -85,11 +92,34 @@ def _pct(value: Any) -> str:
 
 
 def _num(value: Any) -> str:
+    if isinstance(value, Undefined):  # a figure the service left out (e.g. no CUPED)
+        return "-"
     if isinstance(value, bool) or value is None:
         return str(value) if value is not None else "-"
     if isinstance(value, int | float):
         return number(float(value))
     return str(value)
+
+
+def _p_value(value: Any) -> str:
+    """A p-value to three places, tiny ones as ``< 0.001`` (more digits mean nothing)."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
+        return "-"
+    return "<\u00a00.001" if value < 0.001 else f"{float(value):.3f}"  # one line, unbroken
+
+
+def _signed(value: Any) -> str:
+    """A relative lift as a signed percentage; ``-`` when the service left it undefined."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "-"
+    return signed_percent(float(value))
+
+
+def _nav_active(name: str, current: str | None) -> bool:
+    """Whether the navigation entry ``name`` is the section of the page ``current``."""
+    if current is None:
+        return False
+    return current == name or current.startswith(NAV_SECTIONS.get(name, name + "."))
 
 
 def _environment() -> Environment:
@@ -99,7 +129,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=_money, pct=_pct, num=_num)
+    env.filters.update(money=_money, pct=_pct, num=_num, p_value=_p_value, signed=_signed)
     return env
 
 
@@ -197,13 +227,16 @@ class Dashboard:
     ) -> HTMLResponse:
         """A page from a template, with navigation, the CSRF token and security headers."""
         token = session.csrf if session is not None else csrf
+        current = getattr(request.scope.get("route"), "name", None)
         html = self.env.get_template(template).render(
             request=request,
             session=session,
             csrf_field=CSRF_FIELD,
             csrf_token=token,
-            nav=[(self.url(request, name), label, name) for name, label in NAV],
-            current=getattr(request.scope.get("route"), "name", None),
+            nav=[
+                (self.url(request, name), label, _nav_active(name, current)) for name, label in NAV
+            ],
+            current=current,
             url=lambda route, /, query=None, **params: self.url(request, route, query, **params),
             **context,
         )
@@ -564,6 +597,70 @@ def create_dashboard(
                 diversity=diversity,
             )
             return "fairness.html", pages.fairness(services, board.audits, knobs)
+
+        return board.page(request, build)
+
+    @router.get("/experiments", name="dashboard.experiments")
+    def experiments(request: Request) -> Response:
+        """Every experiment with its status, placement, variants and split; start and stop."""
+        return board.page(request, lambda e, s: ("experiments.html", pages.experiments(e)))
+
+    @router.get("/experiments/{experiment_id}", name="dashboard.experiment")
+    def experiment(request: Request, experiment_id: str) -> Response:
+        """One experiment's results: units against the split, metrics, cumulative lift."""
+        return board.page(
+            request, lambda e, s: ("experiment.html", pages.experiment(e, experiment_id))
+        )
+
+    def change_experiment(
+        request: Request, experiment_id: str, action: str, back: str, csrf_token: str
+    ) -> Response:
+        """Start or stop an experiment from a form, then go back to the page it came from."""
+
+        def build(services: Services, session: Session) -> Response:
+            if not board.csrf_ok(request, csrf_token, session):
+                return board.refuse_csrf(request, session)
+            change = services.experiments.start if action == "start" else services.experiments.stop
+            change(experiment_id)
+            log.info(
+                "dashboard: key %s did %s on experiment %s",
+                session.admin.key_id,
+                action,
+                experiment_id,
+            )
+            fallback = board.url(request, "dashboard.experiment", experiment_id=experiment_id)
+            return RedirectResponse(_local_path(back, fallback), status_code=303)
+
+        return board.page(request, build)
+
+    @router.post("/experiments/{experiment_id}/start", name="dashboard.experiment_start")
+    def experiment_start(
+        request: Request,
+        experiment_id: str,
+        back: Annotated[str, Form()] = "",
+        csrf_token: Annotated[str, Form()] = "",
+    ) -> Response:
+        """Start a draft experiment (refused, with the reason, while another runs there)."""
+        return change_experiment(request, experiment_id, "start", back, csrf_token)
+
+    @router.post("/experiments/{experiment_id}/stop", name="dashboard.experiment_stop")
+    def experiment_stop(
+        request: Request,
+        experiment_id: str,
+        back: Annotated[str, Form()] = "",
+        csrf_token: Annotated[str, Form()] = "",
+    ) -> Response:
+        """Stop a running experiment: its traffic returns to the default, results stay."""
+        return change_experiment(request, experiment_id, "stop", back, csrf_token)
+
+    @router.get("/recommendations", name="dashboard.recommendations")
+    def recommendations(request: Request, days: str = "30") -> Response:
+        """What each placement and model version served, earned and was clicked, per day."""
+
+        def build(services: Services, _s: Session) -> tuple[str, dict[str, Any]]:
+            return "recommendations.html", pages.recommendation_analytics(
+                services, pages.parse_days(days)
+            )
 
         return board.page(request, build)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from storewise.app import MonthFigures, RankedList, RuleSet, Services
 from storewise.errors import ArtifactError, InputError, NotFitted, NotFound, StorewiseError
-from storewise.web.charts import hbar_chart, line_chart
+from storewise.web.charts import Interval, hbar_chart, interval_chart, line_chart, signed_percent
 
 log = logging.getLogger("storewise.web")
 
@@ -608,6 +608,196 @@ def fairness(services: Services, cache: OverviewCache, knobs: FairnessKnobs) -> 
     }
 
 
+# -- experiments ---------------------------------------------------------------------------------
+#: Periods the recommendation analytics page offers.
+ANALYTICS_DAYS = (7, 30, 90)
+#: What each experiment metric counts, for the reader of the results table.
+METRIC_NOTES = {
+    "revenue": "revenue per unit",
+    "orders": "orders per unit",
+    "converted": "share of units who ordered",
+    "clicked": "share of units who clicked a list",
+    "clicks": "clicks per unit",
+    "attributed_orders": "orders after a click on a list, per unit",
+    "attributed_revenue": "revenue after a click on a list, per unit",
+}
+
+
+def _when(ms: int | None) -> str | None:
+    """A stored time (ms since the epoch) as ``YYYY-MM-DD HH:MM`` UTC, or None."""
+    if ms is None:
+        return None
+    from storewise.schema import from_ms
+
+    return from_ms(int(ms)).strftime("%Y-%m-%d %H:%M")
+
+
+def _float(value: Any) -> float:
+    """A service figure for a chart: ``None`` (undefined) becomes ``nan`` (a gap)."""
+    return float(value) if isinstance(value, int | float) else float("nan")
+
+
+def experiment_row(experiment: dict[str, Any]) -> dict[str, Any]:
+    """An experiment's ``to_dict`` with its times readable and each variant's planned share."""
+    split: dict[str, float] = experiment.get("split") or {}
+    return {
+        **experiment,
+        "created": _when(experiment.get("created_at")),
+        "started": _when(experiment.get("started_at")),
+        "stopped": _when(experiment.get("stopped_at")),
+        "arms": [
+            {**variant, "share": split.get(variant["name"])}
+            for variant in experiment.get("variants") or []
+        ],
+    }
+
+
+def experiments(services: Services) -> dict[str, Any]:
+    """Every experiment (newest first) with status, placement, variants and split."""
+    return {"experiments": [experiment_row(e.to_dict()) for e in services.experiments.all()]}
+
+
+def _metric_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per metric and treatment: the primary metric first, then the guardrails, then
+    the rest in the service's order; a metric of several treatments maps each to its entry."""
+    plan = results["experiment"].get("plan") or {}
+    primary, guardrails = results["primary_metric"], tuple(plan.get("guardrails") or ())
+    metrics: dict[str, Any] = results.get("metrics") or {}
+    order = [primary, *guardrails, *metrics]
+    rows = []
+    for metric in dict.fromkeys(m for m in order if m in metrics):
+        value = metrics[metric]
+        entries = [value] if isinstance(value.get("variant"), str) else list(value.values())
+        for entry in entries:
+            rows.append(
+                {
+                    "metric": metric,
+                    "note": METRIC_NOTES.get(metric, ""),
+                    "primary": metric == primary,
+                    "guardrail": metric in guardrails,
+                    "several": len(entries) > 1,
+                    **entry,
+                }
+            )
+    return rows
+
+
+def experiment(services: Services, experiment_id: str) -> dict[str, Any]:
+    """One experiment: its definition and status, and (once every variant has two units) the
+    results: units against the planned split, the sample-ratio check, every metric with its
+    intervals (primary first, guardrails marked) and the cumulative lift by day. While a
+    variant has too few units, the service's message says so instead."""
+    found = experiment_row(services.experiments.get(experiment_id).to_dict())
+    context: dict[str, Any] = {"experiment": found, "results": None, "message": None}
+    try:
+        results = services.experiments.results(experiment_id)
+    except InputError as exc:  # too few units yet: say so on the page
+        return context | {"message": exc.message}
+    control = results["control"]
+    split: dict[str, float] = results.get("split") or {}
+    units: dict[str, int] = results.get("units") or {}
+    total = sum(units.values())
+    unit_rows = [
+        {
+            "variant": name,
+            "control": name == control,
+            "units": count,
+            "share": count / total if total else None,
+            "planned": split.get(name),
+        }
+        for name, count in units.items()
+    ]
+    rows = _metric_rows(results)
+    forest = interval_chart(
+        [
+            Interval(
+                f"{r['metric']} ({r['variant']})" if r["several"] else r["metric"],
+                _float(r.get("relative_lift")),
+                _float(r.get("relative_ci_low")),
+                _float(r.get("relative_ci_high")),
+                "primary" if r["primary"] else "guardrail" if r["guardrail"] else "",
+            )
+            for r in rows
+        ],
+        title=f"Relative lift over {control} with its 95% interval, per metric",
+    )
+    cumulative: list[dict[str, Any]] = results.get("cumulative") or []
+    treatments = [name for name in units if name != control]
+    lift_chart = line_chart(
+        [f"day {point['day']}" for point in cumulative],
+        {name: [_float(p["lift"].get(name)) for p in cumulative] for name in treatments},
+        title=f"Cumulative relative lift of {results['primary_metric']} over {control}",
+        fmt=signed_percent,
+    )
+    return context | {
+        "results": results,
+        "units": unit_rows,
+        "total_units": total,
+        "metrics": rows,
+        "forest_chart": forest,
+        "cumulative": cumulative,
+        "treatments": treatments,
+        "variants": list(units),
+        "lift_chart": lift_chart,
+    }
+
+
+def parse_days(text: str) -> int:
+    """The analytics period chosen on the form: one of :data:`ANALYTICS_DAYS`."""
+    days = int(parse_number(text or "30", "days", integer=True))
+    if days not in ANALYTICS_DAYS:
+        raise InputError(f"days must be one of {', '.join(map(str, ANALYTICS_DAYS))}")
+    return days
+
+
+def recommendation_analytics(services: Services, days: int) -> dict[str, Any]:
+    """What each placement and model version earned over the last ``days``
+    (``Experiments.analytics``), with per-day charts of lists served, click-through and
+    attributed revenue, one line per placement."""
+    figures = services.experiments.analytics(days=days)
+    by_day: list[dict[str, Any]] = figures.get("by_day") or []
+    dates = sorted({row["date"] for row in by_day})
+    placements = sorted({row["placement"] for row in by_day})
+    cell = {(row["placement"], row["date"]): row for row in by_day}
+
+    def series(column: str, missing: float) -> dict[str, list[float]]:
+        # a day without lists served on a placement: nothing served, clicked or earned
+        return {
+            placement: [
+                _float(cell[placement, date][column]) if (placement, date) in cell else missing
+                for date in dates
+            ]
+            for placement in placements
+        }
+
+    return {
+        "days": days,
+        "days_choices": ANALYTICS_DAYS,
+        "analytics": figures,
+        "by_placement": figures.get("by_placement") or [],
+        "by_day": by_day,
+        "charts": [
+            (
+                "Lists served per day and placement",
+                line_chart(dates, series("served", 0.0), title="Lists served per day"),
+            ),
+            (
+                "Click-through rate (clicks per impression) per day and placement",
+                line_chart(
+                    dates,
+                    series("click_through_rate", float("nan")),
+                    title="Click-through rate per day",
+                    fmt=lambda v: f"{v * 100:.1f}%",
+                ),
+            ),
+            (
+                "Revenue of orders after a click on a list, per day and placement",
+                line_chart(dates, series("revenue", 0.0), title="Attributed revenue per day"),
+            ),
+        ],
+    }
+
+
 # -- support -------------------------------------------------------------------------------------
 def support(services: Services, customer_id: str | None, message: str) -> dict[str, Any]:
     """The assistant's suggestion for a message, with the customer's card."""
@@ -625,11 +815,15 @@ __all__ = [
     "RuleToggles",
     "audience_csv",
     "customer",
+    "experiment",
+    "experiments",
     "fairness",
     "find_customer",
     "models",
     "overview",
+    "parse_days",
     "product",
+    "recommendation_analytics",
     "segments",
     "support",
 ]

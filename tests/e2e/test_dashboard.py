@@ -16,8 +16,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from storewise.app import Plan
 from storewise.web import create_dashboard
 from tests.web.shop import SECRET, Shop, shop
+from tests.web.test_experiment_pages import run
 
 __all__ = ["shop"]
 
@@ -226,3 +228,63 @@ def test_keyboard_reaches_navigation_and_no_request_leaves_the_server(
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Customers", exact=True)).to_be_visible()
     assert requested and all(url.startswith(server) for url in requested), requested
+
+
+def test_experiment_page_draws_its_charts(page: object, shop: Shop) -> None:
+    """An experiment with served lists and clicks: its page and the recommendations page
+    draw their charts, styled by the stylesheet, with nothing wrong in the console."""
+    from playwright.sync_api import ConsoleMessage, Page, expect
+
+    assert isinstance(page, Page)
+    shop.services.experiments.create(
+        "browser-ab",
+        placement="for-you",
+        variants=[{"name": "control"}, {"name": "popular", "model": "popular"}],
+        plan=Plan(primary_metric="clicked", guardrails=("clicks", "orders")),
+        name="Popular picks in the browser",
+        start=True,
+    )
+    run(shop.services, "browser-ab", "for-you", {"control": 12, "popular": 12})
+    problems: list[str] = []
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type in {"error", "warning"}:
+            problems.append(f"{message.type}: {message.text}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    sign_in(page, shop.admin_key)
+    expect(page.locator("#kpi-customers")).to_be_visible()
+
+    page.get_by_role("link", name="Experiments", exact=True).click()
+    expect(page.get_by_role("heading", name="Experiments", exact=True)).to_be_visible()
+    expect(page.locator("#experiment-browser-ab")).to_contain_text("stopped")
+    page.get_by_role("link", name="browser-ab", exact=True).click()
+    expect(page.get_by_role("heading", name="Experiment browser-ab")).to_be_visible()
+    expect(page.locator("#units")).to_contain_text("12")
+    forest = page.get_by_role(
+        "img", name="Relative lift over control with its 95% interval, per metric"
+    )
+    expect(forest).to_be_visible()
+    expect(forest.locator("g.interval.primary circle")).to_have_count(1)
+    box = forest.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 100
+    stroke = forest.locator("g.interval.primary line.ci").first.evaluate(
+        "line => getComputedStyle(line).stroke"
+    )
+    assert stroke == "rgb(31, 95, 191)"  # the stylesheet's series colour reached the chart
+    lift = page.get_by_role("img", name="Cumulative relative lift of clicked over control")
+    expect(lift).to_be_visible()
+    expect(lift.locator("circle").first).to_be_visible()
+    expect(page.locator("#metrics tbody tr").first).to_contain_text("primary")
+    expect(page.locator("#srm-warning")).to_have_count(0)
+    shot(page, "09-experiment")
+
+    page.get_by_role("link", name="Recommendations", exact=True).click()
+    expect(page.get_by_role("img", name="Lists served per day")).to_be_visible()
+    page.get_by_label("Period").select_option("7")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"days=7"))
+    expect(page.locator("#by-placement")).to_contain_text("for-you")
+    shot(page, "10-recommendations")
+    assert problems == [], problems

@@ -85,6 +85,7 @@ def test_the_better_variant_wins(fresh_client: TestClient, fresh_shop: Shop) -> 
     assert primary["p_value"] < 0.01 and primary["ci_low"] > 0
     assert 0.15 < primary["absolute_lift"] < 0.45  # the true lift is 0.30
     assert body["metrics"]["converted"]["p_value"] < 0.01
+    assert body["guardrails"] == {"orders": {"better": "ok"}, "converted": {"better": "ok"}}
     assert body["cumulative"][-1]["units"] == 400
     analytics = fresh_client.get("/v1/analytics/recommendations", headers=admin).json()
     row = next(r for r in analytics["by_placement"] if r["placement"] == "for-you")

@@ -282,3 +282,18 @@ def test_campaign_picks_follow_an_email_experiment(trained_services: Services) -
     assert dict(zip(assigned["unit_id"], assigned["variant"], strict=True)) == {
         p.customer_id: p.variant for p in picks
     }
+
+
+def test_a_guardrail_that_drops_is_flagged() -> None:
+    from storewise.experiments.service import _guardrails
+
+    metrics = {
+        "orders": {"variant": "b", "significant": True, "absolute_lift": -0.1},
+        "converted": {"variant": "b", "significant": False, "absolute_lift": -0.1},
+        "revenue": {"variant": "b", "significant": True, "absolute_lift": 2.0},
+    }
+    assert _guardrails(metrics, ["orders", "converted", "revenue", "missing"]) == {
+        "orders": {"b": "worse"},
+        "converted": {"b": "ok"},
+        "revenue": {"b": "ok"},
+    }

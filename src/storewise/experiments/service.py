@@ -469,6 +469,7 @@ class Experiments:
                 "two exposed units yet; nothing to analyse"
             )
         answer.update(self._analyse(experiment, table))
+        answer["guardrails"] = _guardrails(answer["metrics"], experiment.plan.guardrails)
         if chart:
             answer["cumulative"] = self._cumulative(experiment)
         return answer
@@ -735,6 +736,22 @@ class Experiments:
             at_ms=self.clock(),
         )
         return tagged
+
+
+def _guardrails(metrics: Mapping[str, Any], names: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Per guardrail metric and treatment: ``worse`` when it is significantly below the
+    control (the experiment should not ship as is), else ``ok``."""
+    out: dict[str, dict[str, str]] = {}
+    for name in names:
+        entry = metrics.get(name)
+        if entry is None:
+            continue
+        entries = [entry] if "variant" in entry else list(entry.values())
+        out[name] = {
+            e["variant"]: "worse" if e["significant"] and (e["absolute_lift"] or 0.0) < 0 else "ok"
+            for e in entries
+        }
+    return out
 
 
 @dataclasses.dataclass(frozen=True)

@@ -340,3 +340,40 @@ def test_line_chart_reaches_below_zero() -> None:
     plain = line_chart(["a", "b"], {"n": [1.0, 3.0]}, title="Counts")
     assert '<line class="zero"' not in plain  # only charts going below zero mark it
     assert re.findall(r'text-anchor="end">([^<]+)<', plain)[0] == "0"
+
+
+def test_interleaving_page_shows_team_wins(admin: TestClient, shop: Shop, lab: Lab) -> None:
+    experiments = shop.services.experiments
+    variants = [{"name": "control"}, {"name": "popular", "model": "popular"}]
+    experiments.create(
+        "web-mix", placement="for-you", variants=variants, method="interleave", start=True
+    )
+    try:
+        for customer in counted_customers(shop.services)[:20]:
+            answer = experiments.serve(
+                "for-you",
+                customer,
+                lambda v, c=customer: shop.services.serving.recommend(
+                    c, 5, model=v.model if v else None
+                ),
+            )
+            experiments.feedback(
+                [
+                    {"recommendation_id": answer.recommendation_id, "kind": "impression"},
+                    {
+                        "recommendation_id": answer.recommendation_id,
+                        "kind": "click",
+                        "item_id": answer.items[0].item_id,
+                    },
+                ]
+            )
+    finally:
+        experiments.stop("web-mix")
+    response = admin.get("/experiments/web-mix")
+    assert response.status_code == 200
+    assert "20 interleaved lists" in response.text
+    wins = experiments.results("web-mix")["interleaving"]
+    assert row_of(response.text, "interleaving", "control (A)").endswith(
+        f'<tdclass="num">{wins["wins_a"]}</td></tr>'
+    )
+    assert 'id="interleaving-verdict"' in response.text and 'id="metrics"' not in response.text

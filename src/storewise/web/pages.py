@@ -688,11 +688,18 @@ def experiment(services: Services, experiment_id: str) -> dict[str, Any]:
     intervals (primary first, guardrails marked) and the cumulative lift by day. While a
     variant has too few units, the service's message says so instead."""
     found = experiment_row(services.experiments.get(experiment_id).to_dict())
-    context: dict[str, Any] = {"experiment": found, "results": None, "message": None}
+    context: dict[str, Any] = {
+        "experiment": found,
+        "results": None,
+        "message": None,
+        "interleaving": None,
+    }
     try:
         results = services.experiments.results(experiment_id)
     except InputError as exc:  # too few units yet: say so on the page
         return context | {"message": exc.message}
+    if results.get("method") == "interleave":  # one list of both rankers: team wins
+        return context | {"interleaving": results}
     control = results["control"]
     split: dict[str, float] = results.get("split") or {}
     units: dict[str, int] = results.get("units") or {}

@@ -56,6 +56,27 @@ def test_small_chunks_cover_every_row(tmp_path: Path) -> None:
     assert lines == list(range(2, 5002))
 
 
+def test_line_breaks_inside_quoted_values_keep_line_numbers(tmp_path: Path) -> None:
+    """A quoted value may span lines (Shopify's order notes do): the rows after it, good or
+    bad, are numbered by the file's lines."""
+    path = tmp_path / "notes.csv"
+    path.write_text('a,b,c\n1,"x\ny\nz",3\n4,5\n6,7,8\n9,"q\nr",1,2\n10,11,12\n')
+    frame, lines, bad = rows_of(Source(path))
+    assert frame["b"].to_list() == ["x\ny\nz", "7", "11"]
+    assert lines == [2, 6, 9]
+    assert [line for line, _ in bad] == [5, 7]
+
+
+def test_multi_line_values_larger_than_a_block(tmp_path: Path) -> None:
+    """Values with line breaks do not throw the reader out of step at a block's end."""
+    path = tmp_path / "notes.csv"
+    rows = "".join(f'{i},"note {i}\nsecond line {"x" * 50}",{i}\n' for i in range(5000))
+    path.write_text("a,b,c\n" + rows)
+    frame, lines, bad = rows_of(Source(path, chunk_rows=10))
+    assert frame.height == 5000 and not bad
+    assert lines == list(range(2, 10002, 2))
+
+
 def test_jsonl_reports_invalid_lines(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_text('{"a": 1, "b": {"k": 2}}\nnot json\n\n[1, 2]\n{"a": 3}\n')

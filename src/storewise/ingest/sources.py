@@ -364,7 +364,7 @@ class Source:
                     parse_options=pacsv.ParseOptions(
                         delimiter=self.delimiter or ",",
                         invalid_row_handler=on_invalid,
-                        newlines_in_values=False,
+                        newlines_in_values=True,  # Shopify's notes span lines
                     ),
                     convert_options=pacsv.ConvertOptions(
                         column_types={name: pa.string() for name in header},
@@ -376,7 +376,8 @@ class Source:
             except (pa.ArrowException, OSError, ValueError) as exc:
                 problem = _csv_problem(exc, str(self.encoding), block, undecodable)
                 raise InputError(f"{self.path}: cannot read as CSV ({problem})") from exc
-            next_line = 2  # the header is line 1
+            next_line = 2  # the header is row 1; rows counted as pyarrow counts them
+            breaks = 0  # line breaks inside quoted values so far: a row's line is after them
             while True:
                 try:
                     batch = reader.read_next_batch()
@@ -393,10 +394,12 @@ class Source:
                     {old: new for old, new in zip(frame.columns, header, strict=True)}
                 )
                 skipped = sorted(b.line for b in bad)
-                lines, next_line = _line_numbers(next_line, frame.height, skipped)
+                rows, next_line = _line_numbers(next_line, frame.height, skipped)
+                lines, bad, breaks = _physical_lines(rows, _line_breaks(frame), bad, breaks)
                 yield Chunk(frame, lines, bad)
                 bad = []
             if bad:
+                _, bad, breaks = _physical_lines(np.empty(0, np.int64), None, bad, breaks)
                 yield Chunk(
                     pl.DataFrame(schema=dict.fromkeys(header, pl.Utf8)), np.empty(0, np.int64), bad
                 )
@@ -648,6 +651,45 @@ def _jsonl_chunk(records: list[dict[str, Any]], lines: list[int], bad: list[BadR
     columns = {name: [r.get(name) for r in records] for name in names}
     frame = pl.DataFrame(columns, schema=dict.fromkeys(names, pl.Utf8))
     return Chunk(frame, np.asarray(lines, dtype=np.int64), bad)
+
+
+def _line_breaks(frame: pl.DataFrame) -> np.ndarray | None:
+    """Line breaks inside each row's values (quoted multi-line notes), or None if none has."""
+    text = [
+        pl.col(c).str.count_matches("\n").fill_null(0)
+        for c, t in frame.schema.items()
+        if t == pl.Utf8
+    ]
+    if not text or frame.height == 0:
+        return None
+    counts = frame.select(pl.sum_horizontal(text)).to_series().to_numpy().astype(np.int64)
+    return counts if counts.any() else None
+
+
+def _physical_lines(
+    rows: np.ndarray, row_breaks: np.ndarray | None, bad: list[BadRow], before: int
+) -> tuple[np.ndarray, list[BadRow], int]:
+    """Row numbers (as pyarrow counts rows, bad ones included) as the file's line numbers:
+    each row starts after the line breaks inside the quoted values of the rows before it.
+
+    ``before`` is the count of such breaks in earlier chunks; returns the good rows' lines,
+    the bad rows with their lines, and the new count.
+    """
+    bad_breaks = np.asarray([b.raw.count("\n") for b in bad], dtype=np.int64)
+    if before == 0 and row_breaks is None and not bad_breaks.any():
+        return rows, bad, before
+    good = row_breaks if row_breaks is not None else np.zeros(rows.size, dtype=np.int64)
+    numbers = np.concatenate([rows, np.asarray([b.line for b in bad], dtype=np.int64)])
+    breaks = np.concatenate([good, bad_breaks])
+    order = np.argsort(numbers, kind="stable")
+    shift = np.empty_like(numbers)
+    shift[order] = before + np.cumsum(breaks[order]) - breaks[order]
+    physical = numbers + shift
+    moved = [
+        BadRow(int(line), b.reason, b.raw)
+        for line, b in zip(physical[rows.size :], bad, strict=True)
+    ]
+    return physical[: rows.size], moved, before + int(breaks.sum())
 
 
 def _line_numbers(start: int, count: int, skipped: list[int]) -> tuple[np.ndarray, int]:

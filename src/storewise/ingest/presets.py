@@ -2,7 +2,11 @@
 
 A preset says which columns a kind of file has (with the names other tools use for them),
 which are required, and what is special about the source (the UCI Online Retail export's
-cancellations, guest rows and non-product stock codes).
+cancellations, guest rows and non-product stock codes). The shop-platform presets (``shopify``,
+``woocommerce``, ``ga4-bigquery``) read the rows :mod:`storewise.ingest.layouts` decodes from
+those platforms' exports: what needs several rows (an order's fields written once, a refunded
+line standing for a purchase and a return, the products nested in a GA4 event) is done there,
+what one row means is said here.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from storewise.errors import InputError, NotFound, SchemaError
-from storewise.ingest.clean import CONTROL, trimmed
+from storewise.ingest.clean import trimmed
+from storewise.ingest.layouts import LAYOUTS, PART, shown_columns, squash
 
 KINDS = ("orders", "events", "items", "customers")
 
@@ -45,6 +50,12 @@ class Preset:
     prepare: PrepareFn | None = None
     #: Whether unmapped columns are kept as JSON attributes (catalog and customer files).
     keep_extra: bool = False
+    #: Match only the names listed in ``columns``, not the canonical name itself (a platform
+    #: export has a column ``customer_id`` or ``item_id`` that means something else).
+    exact: bool = False
+    #: The platform export (:data:`storewise.ingest.layouts.LAYOUTS`) this preset reads; a
+    #: file that is not one is refused with the columns it lacks.
+    layout: str | None = None
 
 
 _EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -125,6 +136,33 @@ def _online_retail(frame: pl.DataFrame) -> Prepared:
     )
 
 
+def _platform(frame: pl.DataFrame) -> Prepared:
+    """Rows of a platform export: the event type is the first part of what the layout wrote
+    (``"purchase | repair: ... | note: ..."``), the other parts are counted as repairs and
+    notes on the rows kept."""
+    parts = pl.col("event_type").cast(pl.Utf8).str.split(PART)
+    frame = frame.with_columns(
+        parts.list.first().alias("event_type"), parts.list.slice(1).alias("_parts")
+    )
+    found = sorted(set(frame["_parts"].explode().drop_nulls().to_list()))
+    counted: dict[str, list[tuple[str, pl.Expr]]] = {"repair": [], "note": []}
+    for part in found:
+        kind, _, reason = part.partition(": ")
+        if kind in counted and reason:
+            counted[kind].append((reason, pl.col("_parts").list.contains(part)))
+    return Prepared(frame, repairs=counted["repair"], notes=counted["note"])
+
+
+def _ga4(frame: pl.DataFrame) -> Prepared:
+    """GA4 rows: ``ga_session_id`` counts sessions per browser only, so the session id is
+    ``user_pseudo_id.ga_session_id`` (the user id without a pseudo id), as Google's own
+    BigQuery recipes key sessions; event names are mapped by the event rules."""
+    owner = pl.coalesce(trimmed("anonymous_id"), trimmed("customer_id"))
+    session = trimmed("session_id")
+    unique = pl.when(owner.is_not_null()).then(owner + pl.lit(".") + session).otherwise(session)
+    return Prepared(frame.with_columns(unique.alias("session_id")))
+
+
 PRESETS: dict[str, Preset] = {
     "generic": Preset(
         name="generic",
@@ -162,6 +200,87 @@ PRESETS: dict[str, Preset] = {
         columns=_EVENT_COLUMNS,
         required=("event_type", "timestamp"),
         required_any=(("customer_id", "anonymous_id"),),
+    ),
+    "shopify": Preset(
+        name="shopify",
+        kind="orders",
+        description="Shopify orders export (Orders > Export, CSV): line items as purchases, "
+        "cancelled or voided orders rejected, refunded orders as purchases and returns, "
+        "customers keyed by a hash of their e-mail.",
+        columns={
+            "event_id": ("storewise_event_id",),
+            "event_type": ("storewise_event_type",),
+            "timestamp": ("storewise_time",),
+            "customer_id": ("storewise_customer_id",),
+            "anonymous_id": ("storewise_anonymous_id",),
+            "item_id": ("storewise_item_id",),
+            "value": ("storewise_value",),
+            "quantity": ("Lineitem quantity",),
+            "price": ("Lineitem price",),
+            "title": ("Lineitem name",),
+            "order_id": ("Name",),
+            "country": ("Billing Country", "Shipping Country"),
+        },
+        required=("event_id", "event_type", "timestamp", "item_id", "quantity", "order_id"),
+        required_any=(("customer_id", "anonymous_id"),),
+        default_event_type="purchase",
+        prepare=_platform,
+        exact=True,
+        layout="shopify",
+    ),
+    "woocommerce": Preset(
+        name="woocommerce",
+        kind="orders",
+        description="WooCommerce Customer / Order / Coupon Export, format Default - One Row "
+        "per Item: completed and processing orders as purchases, cancelled, failed, pending "
+        "and on-hold ones rejected, refunds as returns.",
+        columns={
+            "event_id": ("storewise_event_id",),
+            "event_type": ("storewise_event_type",),
+            "timestamp": ("storewise_time",),
+            "customer_id": ("storewise_customer_id",),
+            "anonymous_id": ("storewise_anonymous_id",),
+            "item_id": ("storewise_item_id",),
+            "quantity": ("storewise_quantity",),
+            "price": ("storewise_price",),
+            "value": ("storewise_value",),
+            "title": ("item_name",),
+            "order_id": ("order_id",),
+            "country": ("billing_country", "shipping_country"),
+        },
+        required=("event_id", "event_type", "timestamp", "item_id", "quantity", "order_id"),
+        required_any=(("customer_id", "anonymous_id"),),
+        default_event_type="purchase",
+        prepare=_platform,
+        exact=True,
+        layout="woocommerce",
+    ),
+    "ga4-bigquery": Preset(
+        name="ga4-bigquery",
+        kind="events",
+        description="GA4 BigQuery export (events_YYYYMMDD rows as JSON lines or Parquet): one "
+        "event per product; user_id stitched to user_pseudo_id; events naming no product "
+        "(page_view, session_start, ...) reported, not imported.",
+        columns={
+            "event_id": ("storewise_event_id",),
+            "event_type": ("event_name",),
+            "timestamp": ("event_timestamp",),
+            "customer_id": ("user_id",),
+            "anonymous_id": ("user_pseudo_id",),
+            "session_id": ("ga_session_id",),
+            "item_id": ("item_id",),
+            "title": ("item_name",),
+            "category": ("item_category",),
+            "price": ("price",),
+            "quantity": ("quantity",),
+            "order_id": ("transaction_id",),
+            "query": ("search_term",),
+            "country": ("geo.country", "geo_country"),
+        },
+        required=("event_type", "timestamp"),
+        required_any=(("customer_id", "anonymous_id"),),
+        prepare=_ga4,
+        exact=True,
     ),
     "items": Preset(
         name="items",
@@ -210,17 +329,6 @@ def get_preset(name: str | None, kind: str) -> Preset:
     return preset
 
 
-def _squash(name: str) -> str:
-    return re.sub(r"[\s_\-.]+", "", name.strip().lower())
-
-
-def shown_columns(names: Sequence[str], most: int = 30) -> str:
-    """Column names as a message shows them: control characters as ``?``, each at most 40
-    characters, at most ``most`` of them (a binary header would flood the terminal)."""
-    cut = [CONTROL.sub("?", n[:40]) + ("..." if len(n) > 40 else "") for n in names[:most]]
-    return ", ".join(cut) + (f", ... ({len(names) - most} more)" if len(names) > most else "")
-
-
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
     """``["SRC=DST", ...]`` from the command line as a dict, with a clear error if malformed."""
     mapping: dict[str, str] = {}
@@ -252,13 +360,14 @@ def resolve_columns(
                 f"use one of {', '.join(sorted(known))}"
             )
         resolved[target] = source
-    by_squash = {_squash(c): c for c in file_columns}
+    by_squash = {squash(c): c for c in file_columns}
     taken = set(resolved.values())
     for canonical in preset.columns:
         if canonical in resolved:
             continue
-        for candidate in (canonical, *preset.columns[canonical]):
-            found = by_squash.get(_squash(candidate))
+        names = preset.columns[canonical]
+        for candidate in names if preset.exact else (canonical, *names):
+            found = by_squash.get(squash(candidate))
             if found is not None and found not in taken:
                 resolved[canonical] = found
                 taken.add(found)
@@ -268,10 +377,35 @@ def resolve_columns(
         if not any(c in resolved for c in group):
             missing.append(" or ".join(group))
     if missing:
+        layout = LAYOUTS.get(preset.layout or "")
+        lacking = layout.missing(file_columns) if layout is not None else []
+        if layout is not None and lacking:
+            raise SchemaError(
+                f"{where}: not a {layout.title}: it lacks the column"
+                f"{'s' if len(lacking) > 1 else ''} {', '.join(repr(m) for m in lacking)} "
+                f"(file columns: {shown_columns(file_columns)})",
+                details={"file": where, "missing": lacking, "layout": layout.name},
+            )
+        platform = next((lay for lay in LAYOUTS.values() if lay.decoded_from(file_columns)), None)
+        hint = (
+            f"; the file is a {platform.title}: read it with --preset {platform.name}"
+            if platform is not None and platform.name in PRESETS
+            else "; map one with --map SRC=DST"
+        )
         raise SchemaError(
             f"{where}: missing required column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(repr(m) for m in missing)} for preset {preset.name!r} "
-            f"(file columns: {shown_columns(file_columns)}); map one with --map SRC=DST",
+            f"{', '.join(_wanted(preset, m) for m in missing)} for preset {preset.name!r} "
+            f"(file columns: {shown_columns(file_columns)}){hint}",
             details={"file": where, "missing": missing},
         )
     return resolved
+
+
+def _wanted(preset: Preset, missing: str) -> str:
+    """A missing canonical column as a message names it, with the names the preset looks for
+    (``'timestamp' (event_timestamp)``)."""
+    names = [n for c in missing.split(" or ") for n in preset.columns.get(c, ())]
+    if not names:
+        return repr(missing)
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return f"{missing!r} ({'' if preset.exact else 'or '}{shown})"

@@ -5,6 +5,12 @@ rows it cannot even split into fields (wrong field count, invalid JSON) as :clas
 so the pipeline can account for every line of the input. A file that cannot be read at all
 (binary, not the format its name says, corrupt compression) is an :class:`InputError` that
 names the file and the problem, raised before anything is stored where it can be.
+
+A file whose header is a shop platform's export (Shopify's orders, WooCommerce's order
+export, GA4's BigQuery events; see :mod:`storewise.ingest.layouts`) is read as the rows it
+stands for: its chunks pass through the platform's decoder, and :meth:`Source.columns` are
+the decoded rows' columns. A chunk then holds each file line at most once, as the pipeline
+expects; a line standing for several events is in several chunks.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from storewise.errors import InputError, NotFound
+from storewise.ingest.layouts import Layout, Piece, decoder, recognise
 
 SAMPLE_BYTES = 1 << 20
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -212,6 +219,9 @@ class Source:
         self.chunk_rows = chunk_rows
         self.encoding = encoding
         self.delimiter = _delimiter(delimiter)
+        #: The platform export the file is, once :meth:`columns` has looked (else None).
+        self.layout: Layout | None = None
+        self._header: list[str] | None = None
         self._columns: list[str] | None = None
         if encoding is not None:
             try:
@@ -261,19 +271,28 @@ class Source:
                 header = next(csv.reader([first], delimiter=self.delimiter), [])
             except csv.Error as exc:
                 raise InputError(f"{self.path}: cannot read the header line ({exc})") from exc
-            self._columns = [h.strip() for h in header]
+            self._header = [h.strip() for h in header]
 
-    def columns(self) -> list[str]:
-        """The column names as they appear in the file's header."""
-        if self._columns is None:
+    def raw_columns(self) -> list[str]:
+        """The column names as they appear in the file's header (or its objects' keys)."""
+        if self._header is None:
             if self.format == "parquet":
                 names = list(self._parquet().schema_arrow.names)
                 if len(set(names)) != len(names):
                     dupes = sorted({n for n in names if names.count(n) > 1})
                     raise InputError(f"{self.path}: duplicated column names: {dupes}")
-                self._columns = names
+                self._header = names
             else:
-                self._columns = self._jsonl_columns()
+                self._header = self._jsonl_columns()
+        return self._header
+
+    def columns(self) -> list[str]:
+        """The columns of the rows :meth:`chunks` yields: the file's own, or those of the
+        decoded rows of a platform export (a required column missing is a SchemaError)."""
+        if self._columns is None:
+            raw = self.raw_columns()
+            self.layout = recognise(raw, self.format)
+            self._columns = raw if self.layout is None else self.layout.columns(raw, str(self.path))
         return self._columns
 
     def _parquet(self) -> pq.ParquetFile:
@@ -318,17 +337,35 @@ class Source:
         return self.path.open(encoding=self.encoding or "utf-8", errors="surrogateescape")
 
     def chunks(self, progress: ProgressFn | None = None) -> Iterator[Chunk]:
-        """The file's rows in chunks of about ``chunk_rows``, with line numbers."""
+        """The file's rows in chunks of about ``chunk_rows``, with line numbers (decoded rows
+        for a platform export)."""
+        self.columns()
         if self.format == "csv":
-            yield from self._csv_chunks(progress)
+            raw = self._csv_chunks(progress)
         elif self.format == "parquet":
-            yield from self._parquet_chunks(progress)
+            raw = self._parquet_chunks(progress)
         else:
-            yield from self._jsonl_chunks(progress)
+            raw = self._jsonl_chunks(progress)
+        if self.layout is None:
+            yield from raw
+            return
+        decode = decoder(self.layout, self.raw_columns(), self.delimiter or ",")
+        for chunk in raw:
+            yield from self._decoded(decode.decode(chunk.frame, chunk.lines), chunk.bad)
+        yield from self._decoded(decode.finish(), [])
+
+    def _decoded(self, pieces: list[Piece], bad: list[BadRow]) -> Iterator[Chunk]:
+        """Decoded pieces as chunks; the read's own bad rows go with the first one."""
+        if not pieces and bad:
+            empty = pl.DataFrame(schema=dict.fromkeys(self.columns(), pl.Utf8))
+            pieces = [Piece(empty, np.empty(0, np.int64))]
+        for index, piece in enumerate(pieces):
+            rejected = [BadRow(line, reason, raw[:1000]) for line, reason, raw in piece.rejected]
+            yield Chunk(piece.frame, piece.lines, (bad if index == 0 else []) + rejected)
 
     # -- CSV ---------------------------------------------------------------------------------
     def _csv_chunks(self, progress: ProgressFn | None) -> Iterator[Chunk]:
-        header = self.columns()
+        header = self.raw_columns()
         if len(set(header)) != len(header):
             dupes = sorted({h for h in header if header.count(h) > 1})
             raise InputError(f"{self.path}: duplicated column names in the header: {dupes}")

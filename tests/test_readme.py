@@ -225,6 +225,22 @@ ONLINE_RETAIL = (
 )
 
 
+#: The shop-platform exports the README imports, under the names the platforms give them,
+#: and the test files laid out as each platform writes them.
+PLATFORM_EXPORTS = {
+    "orders_export.csv": "shopify_orders_export.csv",
+    "orders-export-2024_04_08_09_30_00.csv": "woocommerce_orders_export.csv",
+    "events_20240305.json": "ga4_events_20240305.jsonl",
+}
+PLATFORM_FIXTURES = Path(__file__).resolve().parent / "ingest" / "fixtures"
+
+
+def write_platform_exports(folder: Path) -> None:
+    """Shopify's, WooCommerce's and GA4's exports as the README's lines name them."""
+    for name, fixture in PLATFORM_EXPORTS.items():
+        (folder / name).write_bytes((PLATFORM_FIXTURES / fixture).read_bytes())
+
+
 def write_online_retail(path: Path) -> Path:
     """A few Online Retail rows: products, postage, a guest and a cancellation."""
     path.write_bytes(gzip.compress(ONLINE_RETAIL.encode("utf-8")))
@@ -335,6 +351,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def shop(tmp_path: Path) -> tuple[Path, dict[str, str], dict[str, str]]:
     """A folder with the shop's files, the environment and the fixture paths for EXTRA_ARGS."""
     write_shop(tmp_path)
+    write_platform_exports(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOREWISE_")}
     env["STOREWISE_HOME"] = str(tmp_path / "my-shop")
     env["STOREWISE_ENCRYPTION_KEY"] = Fernet.generate_key().decode()

@@ -92,9 +92,11 @@ class Engine:
         *,
         placements: Mapping[str, Mapping[str, Any]] | None = None,
         basket_min_customers: int = DEFAULT_BASKET_MIN_CUSTOMERS,
+        version: str | None = None,
     ) -> None:
         """``placements``: default rules per list (``Settings.placements``), under a request's
-        own; ``basket_min_customers``: the fewest customers a bought-together pair needs."""
+        own; ``basket_min_customers``: the fewest customers a bought-together pair needs;
+        ``version``: serve that kept bundle as it is, instead of the published one."""
         self.store = store
         self.models_dir = models_dir
         self.policy = policy
@@ -103,7 +105,13 @@ class Engine:
             raise ConfigError("basket_min_customers must be at least 2 (never one person's)")
         self.basket_min_customers = basket_min_customers
         self._head: tuple[str, np.ndarray] | None = None
-        self.bundles = bundle.BundleWatch(models_dir)
+        self.bundles: bundle.BundleWatch | bundle.PinnedBundle = (
+            bundle.PinnedBundle(models_dir, version)
+            if version is not None
+            else bundle.BundleWatch(models_dir)
+        )
+        self._pinned: dict[str, Engine] = {}
+        self._pinned_lock = threading.Lock()
         self._catalog: Catalog | None = None
         self._catalog_version: str | None = None
         self._words: tuple[tuple[str, int], list[frozenset[str]]] | None = None
@@ -812,7 +820,36 @@ class Engine:
             receipt["cached_answers"] = len(self._answers)
             self._answers.clear()
         self.bundles.check_now()
+        with self._pinned_lock:
+            pinned = list(self._pinned.values())
+        for engine in pinned:  # their versions were rewritten on disk: read them again
+            with engine._answers_lock:
+                receipt["cached_answers"] += len(engine._answers)
+                engine._answers.clear()
+            engine.bundles.check_now()
         return receipt
+
+    def at_version(self, version: str) -> Engine:
+        """This engine's twin serving one kept bundle version (an experiment variant's);
+        NotFound naming the kept versions when it is not one of them."""
+        with self._pinned_lock:
+            engine = self._pinned.get(version)
+            if engine is None:
+                engine = Engine(
+                    self.store,
+                    self.models_dir,
+                    self.policy,
+                    placements={},
+                    basket_min_customers=self.basket_min_customers,
+                    version=version,
+                )
+                engine.placements = self.placements
+                self._pinned[version] = engine
+        return engine
+
+    def model_versions(self) -> list[str]:
+        """The kept bundle versions an experiment variant may pin, oldest first."""
+        return artifacts.version_names(self.models_dir)
 
     def model_names(self) -> list[str]:
         """The models of the served bundle a request (an experiment variant) may name."""

@@ -129,3 +129,38 @@ def test_exploration_logs_propensities_and_off_policy_recovers_the_truth(
     assert other["candidate"]["effective_sample_size"] > 0
     with pytest.raises(InputError, match="no model"):
         experiments.off_policy("nosuch")
+
+
+def test_a_variant_can_pin_an_earlier_model_version(trained_services: Services) -> None:
+    engine = trained_services.serving
+    first = engine.model_version
+    assert first is not None
+    trained_services.training.train(budget_seconds=2)
+    engine.reload()
+    assert engine.model_version != first
+    experiments = trained_services.experiments
+    with pytest.raises(InputError, match="no kept model bundle 'v-none'"):
+        experiments.create(
+            "old",
+            placement="similar",
+            variants=[Variant(name="control"), Variant(name="b", version="v-none")],
+        )
+    experiments.create(
+        "old",
+        placement="for-you",
+        variants=[Variant(name="control"), Variant(name="before", version=first)],
+        start=True,
+    )
+    versions = set()
+    for customer in _customers(trained_services, 30):
+        answer = experiments.serve(
+            "for-you",
+            customer,
+            lambda v, c=customer: (
+                engine.at_version(v.version) if v and v.version else engine
+            ).recommend(c, 5),
+        )
+        versions.add((answer.variant, answer.model_version))
+    assert versions == {("control", engine.model_version), ("before", first)}
+    receipt = trained_services.customers.erase(_customers(trained_services, 1)[0])
+    assert receipt["removed"]["cached_answers"] > 0  # pinned answers dropped too

@@ -219,7 +219,7 @@ def power(
 
 # -- experiments in the store ------------------------------------------------------------------
 def _variant(text: str) -> dict[str, Any]:
-    """``NAME[:WEIGHT][:model=M][:RULE=VALUE...]`` as a variant's fields."""
+    """``NAME[:WEIGHT][:model=M][:version=V][:RULE=VALUE...]`` as a variant's fields."""
     name, *parts = text.split(":")
     fields: dict[str, Any] = {"name": name.strip(), "rules": {}}
     for part in parts:
@@ -231,8 +231,8 @@ def _variant(text: str) -> dict[str, Any]:
                 raise InputError(
                     f"--variant {text!r}: {key!r} is neither a weight nor a=b"
                 ) from None
-        elif key == "model":
-            fields["model"] = value
+        elif key in ("model", "version"):
+            fields[key] = value
         else:
             try:
                 fields["rules"][key] = json.loads(value)
@@ -263,8 +263,8 @@ def create(
         list[str],
         typer.Option(
             "--variant",
-            help="NAME[:WEIGHT][:model=M][:RULE=VALUE...], repeated; e.g. control:0.5 "
-            "ease:0.5:model=ease, or b:diversity=0.3.",
+            help="NAME[:WEIGHT][:model=M][:version=V][:RULE=VALUE...], repeated; e.g. "
+            "control:0.5 ease:0.5:model=ease, b:diversity=0.3, or old:version=V (a kept bundle).",
         ),
     ],
     metric: Annotated[

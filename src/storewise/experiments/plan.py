@@ -50,14 +50,17 @@ SPLIT_TOLERANCE = 1e-6
 
 
 class Variant(BaseModel):
-    """One arm: a name, its share of traffic, and what it serves: a model of the served
-    bundle (``model``; none = the trained choice) and rules over the placement's own."""
+    """One arm: a name, its share of traffic, and what it serves: a kept bundle version
+    (``version``; none = the published one), a model of that bundle (``model``; none = the
+    trained choice) and rules over the placement's own."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     weight: float | None = Field(default=None, gt=0, le=1)
     model: str | None = None
+    #: A kept model bundle version to serve instead of the published one (none: published).
+    version: str | None = None
     rules: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")

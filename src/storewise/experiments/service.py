@@ -83,6 +83,10 @@ class Lists(Protocol):
 
     def model_names(self) -> list[str]: ...
 
+    def model_versions(self) -> list[str]: ...
+
+    def at_version(self, version: str) -> Lists: ...
+
     def recommend_many(
         self,
         customer_ids: Sequence[str],
@@ -163,7 +167,17 @@ class Experiments:
         """A variant naming a model the served bundle lacks is refused now, not served as
         the default in silence (checked when a bundle is served)."""
         named = [v.model for v in experiment.variants if v.model]
-        if not named or self.lists is None:
+        pinned = [v.version for v in experiment.variants if v.version]
+        if (not named and not pinned) or self.lists is None:
+            return
+        kept = self.lists.model_versions()
+        missing = [v for v in pinned if v not in kept]
+        if missing:
+            raise InputError(
+                f"experiment {experiment.experiment_id!r}: no kept model bundle {missing[0]!r};"
+                f" kept versions: {', '.join(kept) or 'none'}"
+            )
+        if not named:
             return
         try:
             known = self.lists.model_names()
@@ -701,7 +715,8 @@ class Experiments:
         answers: list[RankedList | None] = [None] * len(customer_ids)
         for indexes in groups.values():
             variant = variants[indexes[0]]
-            made = lists.recommend_many(
+            source = lists.at_version(variant.version) if variant and variant.version else lists
+            made = source.recommend_many(
                 [customer_ids[i] for i in indexes],
                 n,
                 rules=variant.rule_set() if variant else None,

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from storewise import artifacts
-from storewise.errors import ArtifactError, NotFitted
+from storewise.errors import ArtifactError, NotFitted, NotFound
 from storewise.recommend import MODELS
 from storewise.recommend.base import Recommender, sparse_arrays, sparse_from
 from storewise.store.locks import WriteLock
@@ -212,3 +212,33 @@ class BundleWatch:
             except (ArtifactError, NotFitted):
                 continue
         return None
+
+
+class PinnedBundle:
+    """One kept bundle version, served as it is (an experiment variant's model version); it is
+    read again after :meth:`check_now`, e.g. when an erasure rewrote the kept bundles."""
+
+    def __init__(self, models_dir: Path, version: str) -> None:
+        if version not in artifacts.version_names(models_dir):
+            kept = ", ".join(artifacts.version_names(models_dir)) or "none"
+            raise NotFound(f"no kept model bundle {version!r}; kept versions: {kept}")
+        self.models_dir = models_dir
+        self.version = version
+        self.loaded: ServedModels | None = None
+        self.last_reload_error: str | None = None
+        self.refused_version: str | None = None
+        self._lock = threading.Lock()
+
+    def check_now(self) -> None:
+        """Read the version again on the next :meth:`current` call."""
+        self.loaded = None
+
+    def current(self) -> ServedModels:
+        """The pinned bundle (ArtifactError when it was pruned or does not verify)."""
+        loaded = self.loaded
+        if loaded is None:
+            with self._lock:
+                if self.loaded is None:
+                    self.loaded = load(self.models_dir, self.version)
+                loaded = self.loaded
+        return loaded

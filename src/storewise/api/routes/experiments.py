@@ -31,11 +31,15 @@ Metric = Literal[
 
 class VariantIn(Strict):
     """One arm: its name, its share of traffic (all or none given; none = equal), and what it
-    serves: a model of the served bundle and/or list rules over the placement's own."""
+    serves: a kept bundle version, a model of the bundle and/or list rules over the
+    placement's own."""
 
     name: str = Field(min_length=1, max_length=64)
     weight: float | None = Field(default=None, gt=0, le=1)
     model: str | None = Field(default=None, max_length=100)
+    version: str | None = Field(
+        default=None, max_length=100, description="A kept model bundle version to serve."
+    )
     rules: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -24,7 +24,7 @@ from storewise.api.schemas import (
     RankedListOut,
     Scenario,
 )
-from storewise.app import RankedList, RuleSet, Variant
+from storewise.app import Engine, RankedList, RuleSet, Variant
 from storewise.errors import InputError
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], responses=ERRORS)
@@ -122,6 +122,11 @@ def _rules(variant: Variant | None, rules: RuleSet) -> RuleSet:
     return variant.under(rules) if variant is not None else rules
 
 
+def _engine(engine: Engine, variant: Variant | None) -> Engine:
+    """The engine a variant is served by: its pinned bundle version, else the published one."""
+    return engine.at_version(variant.version) if variant and variant.version else engine
+
+
 def _model(variant: Variant | None) -> str | None:
     return variant.model if variant is not None else None
 
@@ -175,7 +180,7 @@ def customer_recommendations(
     rules = RuleSet(**given)
 
     def produce(variant: Variant | None, extra: int = 0) -> RankedList:
-        return engine.recommend(
+        return _engine(engine, variant).recommend(
             customer_id,
             min(n + extra, MAX_N),
             scenario=scenario,
@@ -208,7 +213,7 @@ def similar_items(
     answer = experiments.serve(
         "similar",
         who[0],
-        lambda variant: engine.similar(item_id, n, rules=_rules(variant, rules)),
+        lambda variant: _engine(engine, variant).similar(item_id, n, rules=_rules(variant, rules)),
         customer=who[1],
     )
     return _answer(answer)
@@ -227,7 +232,7 @@ def basket(body: BasketIn, engine: ServingDep, experiments: ExperimentsDep, _key
     rules = RuleSet(**body.rules())
 
     def produce(variant: Variant | None) -> RankedList:
-        return engine.basket(
+        return _engine(engine, variant).basket(
             body.items, body.n, min_customers=body.min_customers, rules=_rules(variant, rules)
         )
 
@@ -250,7 +255,9 @@ def trending(
     rules = RuleSet(**fairness)
 
     def produce(variant: Variant | None) -> RankedList:
-        return engine.trending(n, country=country, category=category, rules=_rules(variant, rules))
+        return _engine(engine, variant).trending(
+            n, country=country, category=category, rules=_rules(variant, rules)
+        )
 
     return _answer(experiments.serve("trending", who[0], produce, customer=who[1]))
 
@@ -273,7 +280,7 @@ def session_recommendations(
     rules = RuleSet(**fairness)
 
     def produce(variant: Variant | None, extra: int = 0) -> RankedList:
-        return engine.recommend_session(
+        return _engine(engine, variant).recommend_session(
             anonymous_id, min(n + extra, MAX_N), rules=_rules(variant, rules), model=_model(variant)
         )
 

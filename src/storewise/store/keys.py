@@ -5,6 +5,11 @@ and revocations), the secret is 256 random bits kept only as its SHA-256 (a plai
 enough for a random secret of that size; nothing to brute-force). Scopes are ``ingest``,
 ``read`` and ``admin``; ``admin`` implies the other two.
 
+``collect`` is the *publishable* scope, for a shop's web pages (``storewise.js``): such a key
+is meant to sit in page source, so it grants nothing else (it cannot be combined with another
+scope, and no other scope implies reading through it) and it carries the web origins browsers
+may use it from (``https://shop.example``), checked by the API's CORS handling.
+
 >>> from storewise.store import SqlStore
 >>> keys = SqlStore.open("sqlite://").keys()
 >>> created = keys.create(["read"], name="shop front")
@@ -12,6 +17,9 @@ enough for a random secret of that size; nothing to brute-force). Scopes are ``i
 ('read',)
 >>> keys.verify(created.key + "x") is None
 True
+>>> web = keys.create(["collect"], name="shop pages", origins=["https://Shop.example/"])
+>>> keys.verify(web.key).origins
+('https://shop.example',)
 """
 
 from __future__ import annotations
@@ -24,13 +32,18 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
 from storewise.errors import InputError, NotFound
 from storewise.store.tables import api_keys, ended_sessions
 
-SCOPES = ("ingest", "read", "admin")
+SCOPES = ("ingest", "read", "admin", "collect")
+#: The scope of publishable keys: safe in page source, never combined with another scope.
+PUBLISHABLE = "collect"
+#: Most origins one publishable key may list.
+MAX_ORIGINS = 20
 PREFIX = "sw_"
 _KEY = re.compile(r"^sw_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 _HASH_SCHEME = "sha256$"
@@ -52,7 +65,53 @@ def parse_scopes(text: str | Iterable[str]) -> tuple[str, ...]:
         raise InputError(
             f"unknown or missing scopes {unknown or list(parts)}; choose from {', '.join(SCOPES)}"
         )
+    if PUBLISHABLE in scopes and len(scopes) > 1:
+        raise InputError(
+            "the collect scope is for publishable keys (they sit in page source): "
+            "it cannot be combined with another scope; create two keys"
+        )
     return scopes
+
+
+def normalise_origin(text: str) -> str:
+    """A web origin as browsers send it (``scheme://host[:port]``, lower case, no default
+    port, no path); InputError for anything else (``*``, a path, a query, another scheme).
+
+    >>> normalise_origin("HTTPS://Shop.Example:443/")
+    'https://shop.example'
+    """
+    raw = text.strip()
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        raise InputError(f"origin {raw!r} is not a valid URL") from exc
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if (
+        scheme not in ("http", "https")
+        or not host
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
+        raise InputError(
+            f"origin {raw!r} must look like https://shop.example (scheme, host and an optional "
+            "port; no path, no wildcard)"
+        )
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def parse_origins(values: Iterable[str]) -> tuple[str, ...]:
+    """Origins normalised, without repeats (see :func:`normalise_origin`)."""
+    found = tuple(dict.fromkeys(normalise_origin(v) for v in values if v.strip()))
+    if len(found) > MAX_ORIGINS:
+        raise InputError(f"a key lists at most {MAX_ORIGINS} origins")
+    return found
 
 
 def grants(scopes: Iterable[str], needed: str) -> bool:
@@ -70,6 +129,8 @@ class KeyInfo:
     scopes: tuple[str, ...]
     created_at: int
     revoked_at: int | None
+    #: Web origins a publishable key may be used from (empty for other keys).
+    origins: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -85,6 +146,7 @@ class KeyInfo:
             "created_at": self.created_at,
             "revoked_at": self.revoked_at,
             "active": self.active,
+            "origins": list(self.origins),
         }
 
 
@@ -102,9 +164,27 @@ class KeyStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
-    def create(self, scopes: Iterable[str], *, name: str | None = None) -> CreatedKey:
-        """Create a key with ``scopes``; the returned plain key is not stored anywhere."""
+    def create(
+        self,
+        scopes: Iterable[str],
+        *,
+        name: str | None = None,
+        origins: Iterable[str] = (),
+    ) -> CreatedKey:
+        """Create a key with ``scopes``; the returned plain key is not stored anywhere.
+
+        ``origins`` (publishable ``collect`` keys only, and at least one for them): the web
+        origins browsers may use the key from.
+        """
         chosen = parse_scopes(list(scopes))
+        allowed = parse_origins(origins)
+        if PUBLISHABLE in chosen and not allowed:
+            raise InputError(
+                "a collect key needs the web origins of the shop's pages, "
+                "e.g. --origin https://shop.example"
+            )
+        if allowed and PUBLISHABLE not in chosen:
+            raise InputError("only collect (publishable) keys take origins")
         if name is not None and len(name) > 200:
             raise InputError("a key name is at most 200 characters")
         key_id = secrets.token_hex(6)
@@ -119,9 +199,10 @@ class KeyStore:
                     scopes=list(chosen),
                     created_at=created_at,
                     revoked_at=None,
+                    origins=list(allowed) if allowed else None,
                 )
             )
-        info = KeyInfo(key_id, name, chosen, created_at, None)
+        info = KeyInfo(key_id, name, chosen, created_at, None, allowed)
         return CreatedKey(info, f"{PREFIX}{key_id}_{secret}")
 
     def list_keys(self, *, include_revoked: bool = True) -> list[KeyInfo]:
@@ -132,12 +213,25 @@ class KeyStore:
             api_keys.c.scopes,
             api_keys.c.created_at,
             api_keys.c.revoked_at,
+            api_keys.c.origins,
         ).order_by(api_keys.c.created_at, api_keys.c.key_id)
         if not include_revoked:
             query = query.where(api_keys.c.revoked_at.is_(None))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [KeyInfo(k, n, tuple(s or ()), int(c), r) for k, n, s, c, r in rows]
+        return [
+            KeyInfo(k, n, tuple(s or ()), int(c), r, tuple(o or ())) for k, n, s, c, r, o in rows
+        ]
+
+    def collect_origins(self) -> frozenset[str]:
+        """Every origin some active publishable key may be used from (what a CORS preflight
+        that names no key is checked against)."""
+        return frozenset(
+            origin
+            for key in self.list_keys(include_revoked=False)
+            if PUBLISHABLE in key.scopes
+            for origin in key.origins
+        )
 
     def has_active(self) -> bool:
         """Whether at least one key is not revoked (the server needs one to start)."""
@@ -167,13 +261,17 @@ class KeyStore:
             api_keys.c.scopes,
             api_keys.c.created_at,
             api_keys.c.revoked_at,
+            api_keys.c.origins,
         ).where(api_keys.c.key_id == key_id)
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
-        stored, name, scopes, created_at, revoked_at = row
-        return str(stored), KeyInfo(key_id, name, tuple(scopes or ()), int(created_at), revoked_at)
+        stored, name, scopes, created_at, revoked_at, origins = row
+        info = KeyInfo(
+            key_id, name, tuple(scopes or ()), int(created_at), revoked_at, tuple(origins or ())
+        )
+        return str(stored), info
 
     def end_session(self, token: str, until_s: int) -> None:
         """Remember that the dashboard session holding ``token`` was ended (sign-out) until it
@@ -224,6 +322,7 @@ def check_secret(secret: str, found: tuple[str, KeyInfo] | None) -> KeyInfo | No
 
 
 __all__ = [
+    "PUBLISHABLE",
     "SCOPES",
     "CreatedKey",
     "KeyInfo",
@@ -231,6 +330,8 @@ __all__ = [
     "check_secret",
     "grants",
     "hash_secret",
+    "normalise_origin",
+    "parse_origins",
     "parse_scopes",
     "split_key",
 ]

@@ -136,6 +136,8 @@ api_keys = sa.Table(
     sa.Column("scopes", sa.JSON, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("revoked_at", sa.BigInteger),
+    # Publishable (``collect``) keys: the web origins browsers may use them from; else null.
+    sa.Column("origins", sa.JSON),
 )
 
 #: One row (``id`` 1) whose ``seq`` every write transaction raises by one before it commits:

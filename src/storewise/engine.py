@@ -58,6 +58,8 @@ log = logging.getLogger("storewise.engine")
 MAX_N = 100
 HISTORY_LIMIT = 500
 CATALOG_TTL_SECONDS = 30.0
+#: The most items unseen by the models that an exploration slot draws from.
+UNSEEN_POOL = 1000
 ANSWER_CACHE_SIZE = 20_000
 #: How long warming waits before looking again while requests are in flight.
 WARM_YIELD_SECONDS = 0.005
@@ -111,6 +113,7 @@ class Engine:
             else bundle.BundleWatch(models_dir)
         )
         self._pinned: dict[str, Engine] = {}
+        self._unseen: list[Recommendation] = []
         self._pinned_lock = threading.Lock()
         self._catalog: Catalog | None = None
         self._catalog_version: str | None = None
@@ -165,7 +168,9 @@ class Engine:
             or self._catalog_version != served.version  # a new bundle: its own vocabulary
             or now - self._catalog_at > CATALOG_TTL_SECONDS
         ):
-            fresh = Catalog.from_items(served.item_ids, self.store.items())
+            items = self.store.items()
+            fresh = Catalog.from_items(served.item_ids, items)
+            self._unseen = _unseen(items, served.item_ids)
             stamp = fresh.fingerprint()
             if stamp != self._catalog_stamp:  # remembered answers depend on these facts
                 self._catalog_stamp = stamp
@@ -174,6 +179,13 @@ class Engine:
             self._catalog_version = served.version
             self._catalog_at = now
         return self._catalog
+
+    def unseen_items(self, limit: int = UNSEEN_POOL) -> list[Recommendation]:
+        """In-stock products the served models have never seen (added since training, or
+        without any interaction): what an exploration slot shows, so they get seen before the
+        next retrain can learn about them."""
+        self.catalog  # noqa: B018 - refreshes the list with the catalog
+        return self._unseen[:limit]
 
     def refresh_catalog(self) -> None:
         """Drop the cached catalog (after items are updated)."""
@@ -869,6 +881,27 @@ class Engine:
             "erasures_since_training": manifest.get("erasures_since_training", 0),
             "last_reload_error": self.last_reload_error,
         }
+
+
+def _unseen(items: pl.DataFrame, known: np.ndarray) -> list[Recommendation]:
+    """In-stock products absent from a bundle's vocabulary (added since training, or never
+    bought or viewed), at most :data:`UNSEEN_POOL` in catalog order."""
+    fresh = items.filter(
+        pl.col("is_product")
+        & pl.col("in_stock")
+        & ~pl.col("item_id").is_in(pl.Series(known.astype(str)).implode())
+    ).head(UNSEEN_POOL)
+    return [
+        Recommendation(
+            item_id=str(item_id),
+            score=0.0,
+            rank=0,
+            reasons=("new in the shop",),
+            title=title,
+            category=category,
+        )
+        for item_id, title, category in fresh.select("item_id", "title", "category").iter_rows()
+    ]
 
 
 _WORD = re.compile(r"[^\W\d_]{3,}")

@@ -164,3 +164,36 @@ def test_a_variant_can_pin_an_earlier_model_version(trained_services: Services) 
     assert versions == {("control", engine.model_version), ("before", first)}
     receipt = trained_services.customers.erase(_customers(trained_services, 1)[0])
     assert receipt["removed"]["cached_answers"] > 0  # pinned answers dropped too
+
+
+def test_exploration_shows_items_added_since_training(trained_services: Services) -> None:
+    engine = trained_services.serving
+    new = [
+        {"item_id": f"NEW-{i}", "title": f"New lamp {i}", "category": "Lighting", "price": 20.0}
+        for i in range(5)
+    ]
+    assert not trained_services.ingest.records("items", new).rejected
+    assert {r.item_id for r in engine.unseen_items()} >= {f"NEW-{i}" for i in range(5)}
+    experiments = Experiments(
+        trained_services.store,
+        policy=trained_services.policy,
+        explore_share=0.5,
+        rng=np.random.default_rng(4),
+        lists=engine,
+    )
+    seen: set[str] = set()
+    for customer in _customers(trained_services, 60):
+
+        def produce(variant: Variant | None, extra: int = 0, c: str = customer):  # type: ignore[no-untyped-def]
+            return engine.recommend(c, 6 + extra)
+
+        answer = experiments.serve("for-you", customer, produce, extend=produce)
+        for item in answer.items:
+            if item.item_id.startswith("NEW-"):
+                seen.add(item.item_id)
+                assert "new in the shop" in item.reasons and item.rank > 3
+    assert seen  # without exploration a for-you list can never show them
+    quiet = Experiments(trained_services.store, policy=trained_services.policy, lists=engine)
+    for customer in _customers(trained_services, 60):
+        answer = quiet.serve("for-you", customer, lambda v, c=customer: engine.recommend(c, 6))
+        assert not any(i.startswith("NEW-") for i in answer.item_ids)

@@ -39,7 +39,7 @@ from storewise.experiments.plan import METRICS, Experiment, Plan, Variant
 from storewise.experiments.report import report_dict
 from storewise.experiments.stats import analyze, units_from_arrays
 from storewise.privacy.consent import ConsentPolicy
-from storewise.recommend.results import RankedList
+from storewise.recommend.results import RankedList, Recommendation
 from storewise.recommend.rules import RuleSet
 from storewise.schema import DAY_MS
 from storewise.store.base import Store
@@ -84,6 +84,8 @@ class Lists(Protocol):
     def model_names(self) -> list[str]: ...
 
     def model_versions(self) -> list[str]: ...
+
+    def unseen_items(self) -> list[Recommendation]: ...
 
     def at_version(self, version: str) -> Lists: ...
 
@@ -354,15 +356,20 @@ class Experiments:
         self, answer: RankedList, variant: Variant | None, extend: Extend
     ) -> tuple[RankedList, list[float]]:
         """With probability ``explore_share``, one slot of the lower half shows an item drawn
-        uniformly from those ranked just below the list. Returns the list and each shown
-        item's probability of being at its slot under this policy (off-policy weights)."""
+        uniformly from those ranked just below the list and the in-stock items the models have
+        never seen (new ones). Returns the list and each shown item's probability of being at
+        its slot under this policy (off-policy weights)."""
         n = len(answer.items)
         slots = list(range(n // 2, n))
         if not slots:
             return answer, [1.0] * n
         share, m = self.explore_share, len(slots)
         longer = extend(variant, EXPLORE_POOL)
-        pool = [r for r in longer.items[n:] if r.item_id not in set(answer.item_ids)]
+        shown = set(answer.item_ids)
+        pool = [r for r in longer.items[n:] if r.item_id not in shown]
+        if self.lists is not None:  # items the models never saw: only exploration shows them
+            taken = shown | {r.item_id for r in pool}
+            pool += [r for r in self.lists.unseen_items() if r.item_id not in taken]
         if not pool:
             return answer, [1.0] * n
         kept = 1.0 - share / m

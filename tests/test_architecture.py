@@ -31,6 +31,17 @@ STORE_ALLOWED = (
     "storewise.schema",
     "storewise.privacy.crypto",
 )
+#: What the browser door may import: every service it uses (ingest, customers, experiments,
+#: serving, the store) comes in as a port, so it can be tested with fakes and cannot reach
+#: around them.
+COLLECT_ALLOWED = (
+    "storewise.collect",
+    "storewise.errors",
+    "storewise.settings",
+    "storewise.schema",
+    "storewise.recommend.results",
+    "storewise.recommend.rules",
+)
 #: Model code learns from the snapshot: never from the store's implementation or a service.
 MODEL_ROOMS = ("storewise.recommend", "storewise.data", "storewise.evaluate")
 MODEL_FORBIDDEN = (
@@ -225,6 +236,24 @@ def test_marketing_and_support_see_only_their_ports() -> None:
 
 def test_the_store_imports_nothing_above_it() -> None:
     assert _violations(("storewise.store",), STORE_ALLOWED) == []
+
+
+def test_collect_sees_only_its_ports() -> None:
+    assert _violations(("storewise.collect",), COLLECT_ALLOWED) == []
+
+
+def test_a_collect_import_of_a_service_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = _imports
+
+    def with_store(module: str) -> Iterator[tuple[str, int]]:
+        yield from real(module)
+        if module == "storewise.collect.service":
+            yield "storewise.store.sql", 1
+
+    monkeypatch.setattr(f"{__name__}._imports", with_store)
+    assert _violations(("storewise.collect",), COLLECT_ALLOWED) == [
+        "storewise/collect/service.py:1 imports storewise.store.sql"
+    ]
 
 
 def test_models_learn_from_the_snapshot_not_the_store_or_services() -> None:

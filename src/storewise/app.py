@@ -14,6 +14,8 @@ What is wired, and who may see what (``ARCHITECTURE.md`` draws it)::
                     through experiments), AuditTrail
       -> support    ports: SupportFacts (the store), SupportRecommendations (serving),
                     CustomerValue (marketing)
+      -> collect    browser events and widget lists; ports: Records (ingest), Identities
+                    (customers), ServedLists (experiments), Lists (serving), Facts (the store)
       -> experiments  variants, assignment, the exposure log, attribution, analysis;
                     every API list and campaign pick is served through it
 
@@ -34,6 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import TracebackType
 
+from storewise.collect.limits import CollectLimits
+from storewise.collect.rows import BatchTooLarge
+from storewise.collect.service import PLACEMENTS as WIDGET_PLACEMENTS
+from storewise.collect.service import Collect
 from storewise.datasets.synth import SynthConfig
 from storewise.engine import MAX_N, Engine, check_n, single_threaded_blas
 from storewise.experiments.plan import Plan, Variant
@@ -67,11 +73,14 @@ from storewise.settings import Settings
 from storewise.store import open_store
 from storewise.store.base import Store
 from storewise.store.keys import (
+    PUBLISHABLE,
     SCOPES,
     KeyInfo,
     KeyStore,
     check_secret,
     grants,
+    normalise_origin,
+    parse_origins,
     parse_scopes,
     split_key,
 )
@@ -96,6 +105,7 @@ class Services:
     keys: KeyStore
     privacy: Privacy
     experiments: Experiments
+    collect: Collect
 
     @property
     def store_url(self) -> str:
@@ -164,6 +174,20 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
         value=marketing,
         hooks=(serving, marketing, insights, experiments),
     )
+    ingest = Ingest(
+        store,
+        home=settings.home,
+        chunk_rows=settings.ingest_chunk_rows,
+        on_items=serving.refresh_catalog,
+        limits=Limits(settings.ingest_max_quantity, settings.ingest_max_price),
+    )
+    collect = Collect(
+        records=ingest,
+        identities=customers,
+        served=experiments,
+        lists=serving,
+        facts=store,
+    )
     return Services(
         settings=settings,
         store=store,
@@ -171,13 +195,7 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
         audit=audit,
         serving=serving,
         customers=customers,
-        ingest=Ingest(
-            store,
-            home=settings.home,
-            chunk_rows=settings.ingest_chunk_rows,
-            on_items=serving.refresh_catalog,
-            limits=Limits(settings.ingest_max_quantity, settings.ingest_max_price),
-        ),
+        ingest=ingest,
         training=Training(store, models_dir=settings.bundles_dir, policy=policy),
         insights=insights,
         marketing=marketing,
@@ -185,6 +203,7 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
         keys=store.keys(),
         privacy=Privacy(store, settings=settings, audit=audit),
         experiments=experiments,
+        collect=collect,
     )
 
 
@@ -195,8 +214,13 @@ __all__ = [
     "MAX_N",
     "NO_OFFER_ID",
     "PRESETS",
+    "PUBLISHABLE",
     "SCOPES",
     "SRM_THRESHOLD",
+    "WIDGET_PLACEMENTS",
+    "BatchTooLarge",
+    "Collect",
+    "CollectLimits",
     "Engine",
     "Experiments",
     "FieldCipher",
@@ -220,7 +244,9 @@ __all__ = [
     "check_secret",
     "csv_writer",
     "grants",
+    "normalise_origin",
     "parse_mapping",
+    "parse_origins",
     "parse_scopes",
     "plan_power",
     "read_units_csv",

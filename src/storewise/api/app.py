@@ -23,11 +23,14 @@ from fastapi import FastAPI
 from storewise import __version__
 from storewise.api import errors
 from storewise.api.auth import AuthMiddleware, KeyCache
+from storewise.api.cors import BrowserCorsMiddleware
 from storewise.api.deps import ModelGuard
 from storewise.api.limits import BodyLimitMiddleware
 from storewise.api.metrics import Metrics, MetricsMiddleware, Shared, snapshot_loop
 from storewise.api.routes import (
+    collect,
     customers,
+    demo_shop,
     events,
     experiments,
     marketing,
@@ -102,8 +105,14 @@ def _keep_fresh(
             log.exception("keeping the model bundle fresh failed")
 
 
-def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
-    """The API over ``settings`` (or over given services, e.g. in tests)."""
+def create_app(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    demo_shop_key: str | None = None,
+) -> FastAPI:
+    """The API over ``settings`` (or over given services, e.g. in tests); with
+    ``demo_shop_key`` (a publishable key) it also serves the demo shop at ``/demo-shop/``."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -169,13 +178,23 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.shared_metrics = None
+    app.state.demo_shop_key = demo_shop_key
     errors.install(app)
     for module in (events, recommendations, customers, marketing, support, experiments, ops):
         app.include_router(module.router)
+    app.include_router(collect.router)
+    if demo_shop_key is not None:
+        app.include_router(demo_shop.router)
     app.include_router(create_dashboard(lambda: app.state.services))
-    # Added innermost first: metrics wrap everything, then authentication, then body size.
+    # Added innermost first: metrics wrap everything, then the browser routes' CORS (whose
+    # preflights carry no key), then authentication, then body size.
     app.add_middleware(BodyLimitMiddleware, limit=settings.api_max_body_bytes)
     app.add_middleware(AuthMiddleware, insecure_local=settings.api_insecure_local)
+    app.add_middleware(
+        BrowserCorsMiddleware,
+        insecure_local=settings.api_insecure_local,
+        ttl=settings.api_key_cache_seconds,
+    )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 

@@ -215,8 +215,11 @@
     }
     if (options.consent) setConsent(options.consent);
     style();
-    if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", guard(render));
-    else render();
+    var first = guard(function () {
+      render();
+    });
+    if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", first);
+    else first();
     var away = guard(function () {
       flush(true);
     });
@@ -444,7 +447,8 @@
 
   function render(root) {
     if (!cfg) return;
-    var nodes = (root || d).querySelectorAll("[data-storewise]");
+    var base = root && root.querySelectorAll ? root : d;
+    var nodes = base.querySelectorAll("[data-storewise]");
     for (var i = 0; i < nodes.length; i++) load(nodes[i]);
   }
 

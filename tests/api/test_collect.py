@@ -8,13 +8,16 @@ import gzip
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from storewise.api import create_app
 from storewise.app import CollectLimits, build
+from storewise.cli.main import app as cli
 from storewise.collect.limits import RateLimiter
 from tests.api.shop import Shop
 
@@ -24,6 +27,7 @@ BROWSER = {
     "Chrome/126.0.0.0 Safari/537.36"
 }
 PUBLIC_FIELDS = {"item_id", "title", "price", "currency", "image_url", "url", "reasons"}
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -341,3 +345,32 @@ def test_the_snippet_is_served_versioned_cached_and_compressed(web: TestClient) 
     raw = web.get("/sdk/storewise.js", headers={"Accept-Encoding": "gzip"}, follow_redirects=False)
     assert raw.headers["content-encoding"] == "gzip"
     assert len(gzip.compress(plain.content)) <= 10 * 1024
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_keys_create_a_publishable_key_with_its_origins(tmp_path: Path) -> None:
+    home = ["--home", str(tmp_path)]
+    created = runner.invoke(
+        cli,
+        [*home, "keys", "create", "--scope", "collect", "--origin", "https://shop.example",
+         "--origin", "https://www.shop.example/", "--json"],
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    info = json.loads(created.stdout)
+    assert info["scopes"] == ["collect"] and info["key"].startswith("sw_")
+    assert info["origins"] == ["https://shop.example", "https://www.shop.example"]
+    without = runner.invoke(cli, [*home, "keys", "create", "--scope", "collect"])
+    assert without.exit_code == 2 and "--origin" in without.output
+    mixed = runner.invoke(
+        cli, [*home, "keys", "create", "--scope", "collect,read", "--origin", "https://a.example"]
+    )
+    assert mixed.exit_code == 2 and "cannot be combined" in mixed.output
+
+
+def test_the_demo_shop_runs_one_worker(tmp_path: Path) -> None:
+    result = runner.invoke(
+        cli, ["--home", str(tmp_path), "serve", "--demo-shop", "--workers", "2", "--port", "1"]
+    )
+    assert result.exit_code == 2 and "one worker" in result.output

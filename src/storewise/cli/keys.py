@@ -1,4 +1,8 @@
-"""``storewise keys create|list|revoke``: API keys for the HTTP API (shown once, stored hashed)."""
+"""``storewise keys create|list|revoke``: API keys for the HTTP API (shown once, stored hashed).
+
+A ``collect`` key is publishable: it goes into the shop's page source for ``storewise.js``,
+grants nothing else, and lists the web origins (``--origin``) browsers may use it from.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from storewise.app import SCOPES, parse_scopes
+from storewise.app import PUBLISHABLE, SCOPES, parse_scopes
 from storewise.cli.common import console, err_console, guarded, print_json, state
 
 app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
@@ -27,19 +31,34 @@ def create(
         typer.Option("--scope", help=f"Comma-separated scopes: {', '.join(SCOPES)}."),
     ],
     name: Annotated[str | None, typer.Option("--name", help="What the key is for.")] = None,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--origin",
+            help="collect keys: a web origin the shop's pages are served from, e.g. "
+            "https://shop.example (repeat for several).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key and print it once: only its hash is kept, it cannot be shown again."""
     scopes = parse_scopes(scope)
     with state(ctx).services() as services:
-        created = services.keys.create(scopes, name=name)
+        created = services.keys.create(scopes, name=name, origins=origin or ())
     if as_json:
         print_json({**created.info.to_dict(), "key": created.key})
         return
-    err_console.print(
-        f"created key [bold]{created.info.key_id}[/] with scopes {', '.join(scopes)}; "
-        "copy it now, it is not shown again:"
-    )
+    if PUBLISHABLE in scopes:
+        err_console.print(
+            f"created publishable key [bold]{created.info.key_id}[/] for "
+            f"{', '.join(created.info.origins)}; it goes into the page source "
+            "(storewise.init({key: ...})):"
+        )
+    else:
+        err_console.print(
+            f"created key [bold]{created.info.key_id}[/] with scopes {', '.join(scopes)}; "
+            "copy it now, it is not shown again:"
+        )
     typer.echo(created.key)
 
 
@@ -55,12 +74,13 @@ def list_keys(
     if as_json:
         print_json([k.to_dict() for k in keys])
         return
-    table = Table("key id", "name", "scopes", "created", "revoked", title="API keys")
+    table = Table("key id", "name", "scopes", "origins", "created", "revoked", title="API keys")
     for key in keys:
         table.add_row(
             key.key_id,
             key.name or "",
             ",".join(key.scopes),
+            " ".join(key.origins),
             _when(key.created_at),
             _when(key.revoked_at),
         )

@@ -1,4 +1,9 @@
-"""``storewise serve``: the HTTP API under uvicorn, one engine per worker process."""
+"""``storewise serve``: the HTTP API under uvicorn, one engine per worker process.
+
+``--demo-shop`` also serves a small shop at ``/demo-shop/`` whose pages use ``storewise.js``
+and its widgets as a real shop's would, with a publishable key made for it at each start
+(the previous demo key is revoked).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
-from storewise.cli.common import err_console, guarded, state
+from storewise.cli.common import State, err_console, guarded, state
 from storewise.errors import ConfigError, InputError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WORKER_START_SECONDS = 60
+DEMO_KEY_NAME = "demo shop (storewise serve --demo-shop)"
 
 
 def _log_config() -> dict[str, Any]:
@@ -39,6 +45,13 @@ def serve(
             help="No API keys: for trying it out on this machine; binds only to 127.0.0.1.",
         ),
     ] = False,
+    demo_shop: Annotated[
+        bool,
+        typer.Option(
+            "--demo-shop",
+            help="Also serve a demo shop at /demo-shop/ using storewise.js (one worker).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API (docs at /docs); refuses to start without an active API key."""
     import uvicorn
@@ -52,7 +65,12 @@ def serve(
             raise InputError("--insecure-local serves without keys and binds only to 127.0.0.1")
         host = "127.0.0.1"
         settings = settings.model_copy(update={"api_insecure_local": True})
-    else:
+    if demo_shop and workers != 1:
+        raise InputError("--demo-shop runs one worker: leave out --workers")
+    demo_key: str | None = None
+    if demo_shop:
+        demo_key = "insecure-local" if insecure_local else _demo_key(root, host, port)
+    if not insecure_local:
         with root.services() as services:
             has_key = services.keys.has_active()
         if not has_key:
@@ -64,6 +82,8 @@ def serve(
         f"storewise API on http://{host}:{port} (docs: /docs)"
         + (" [yellow]without API keys (insecure-local)[/]" if insecure_local else "")
     )
+    if demo_shop:
+        err_console.print(f"demo shop on http://{host}:{port}/demo-shop/")
     common = {
         "host": host,
         "port": port,
@@ -74,7 +94,7 @@ def serve(
         "server_header": False,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings, demo_shop_key=demo_key), **common)  # type: ignore[arg-type]
         return
     # Each worker process builds its own settings from the environment: pass on the options.
     # Parallelism comes from worker processes: polars' own thread pool only adds hand-offs
@@ -93,3 +113,18 @@ def serve(
         timeout_worker_healthcheck=WORKER_START_SECONDS,
         **common,  # type: ignore[arg-type]
     )
+
+
+def _demo_key(root: State, host: str, port: int) -> str:
+    """A fresh publishable key for the demo shop's pages (the previous one is revoked)."""
+    hosts = dict.fromkeys(["127.0.0.1", "localhost", host])
+    with root.services() as services:
+        for key in services.keys.list_keys(include_revoked=False):
+            if key.name == DEMO_KEY_NAME:
+                services.keys.revoke(key.key_id)
+        created = services.keys.create(
+            ["collect"],
+            name=DEMO_KEY_NAME,
+            origins=[f"http://{h if ':' not in h else f'[{h}]'}:{port}" for h in hosts],
+        )
+    return created.key

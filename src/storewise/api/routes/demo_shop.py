@@ -36,7 +36,8 @@ main{max-width:70rem;margin:0 auto;padding:1rem 1.5rem}
 #consent{position:fixed;bottom:0;left:0;right:0;background:#fff;border-top:2px solid #1b3a4b;
   padding:1rem 1.5rem;display:none;gap:1rem;align-items:center}
 section{margin:1.5rem 0}
-[data-storewise]{--storewise-columns:4;--storewise-gap:14px;--storewise-accent:#b5361c}
+[data-storewise]{--storewise-columns:4;--storewise-gap:14px;--storewise-accent:#b5361c;
+  --storewise-image-ratio:2}
 button{font:inherit;padding:.4rem .9rem;cursor:pointer}
 """
 
@@ -111,7 +112,7 @@ def _page(request: Request, title: str, body: str, page_script: str = "") -> HTM
     script = SCRIPT % {"key": _js(key), "page": page_script}
     document = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>{html.escape(title)} - storewise demo shop</title><style>{STYLE}</style></head>
 <body>
 <header><a href="/demo-shop/">storewise demo shop</a>

@@ -76,3 +76,18 @@ def test_profile_and_known_ids(trained_services: Services) -> None:
     assert customer in services.customers.known_ids()
     with pytest.raises(NotFound):
         services.customers.profile("NO-SUCH-CUSTOMER")
+
+
+def test_a_platform_customer_is_found_by_e_mail_for_a_request(trained_services: Services) -> None:
+    from pathlib import Path
+
+    shopify = Path(__file__).parents[1] / "ingest" / "fixtures" / "shopify_orders_export.csv"
+    trained_services.ingest.files("orders", [shopify], preset="shopify")
+    customers = trained_services.customers
+    found = customers.find_by_email(" Ada@Example.com ")
+    assert found.startswith("em_") and customers.exists(found)
+    assert customers.export(found, actor="test")["events"]  # the request can be answered
+    with pytest.raises(NotFound):
+        customers.find_by_email("nobody@example.com")
+    with pytest.raises(InputError):
+        customers.find_by_email("not an address")

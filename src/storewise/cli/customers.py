@@ -1,4 +1,4 @@
-"""``storewise customers export|erase ID``: the customer's rights of access and erasure."""
+"""``storewise customers find|export|erase``: the customer's rights of access and erasure."""
 
 from __future__ import annotations
 
@@ -11,6 +11,17 @@ from storewise.cli.common import console, guarded, print_json, state
 app = typer.Typer(help="Everything held about one customer: export it, or erase it.")
 
 CustomerArg = Annotated[str, typer.Argument(help="The customer's id.")]
+
+
+@app.command("find")
+@guarded
+def find(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Option("--email", help="The address the request came from.")],
+) -> None:
+    """Print the id an imported shop-platform export gave this e-mail address (exit 3: none)."""
+    with state(ctx).services() as services:
+        typer.echo(services.customers.find_by_email(email))
 
 
 @app.command("export")

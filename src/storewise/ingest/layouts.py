@@ -74,28 +74,40 @@ def shown_columns(names: Sequence[str], most: int = 30) -> str:
     return ", ".join(cut) + (f", ... ({len(names) - most} more)" if len(names) > most else "")
 
 
-def email_key(email: str) -> str:
-    """The customer id of an e-mail address: ``em_`` and 24 hex digits of a SHA-256 hash of
-    the trimmed, lower-cased address.
+#: Turns a normalised e-mail address into the hex digest an id is cut from (the store's keyed
+#: hash in an import; a plain SHA-256 where no store is at hand, e.g. this module's examples).
+EmailHasher = Callable[[str], str]
 
-    The same address always gives the same id (orders of one customer join up across files
-    and platforms), and the address itself is never stored as an id. A hash without a secret
-    key can be tested against a guessed address; treat these ids as personal data.
+
+def _plain_hash(text: str) -> str:
+    return hashlib.sha256(EMAIL_NAMESPACE + text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def email_key(email: str, hasher: EmailHasher | None = None) -> str:
+    """The customer id of an e-mail address: ``em_`` and 24 hex digits of a hash of the
+    trimmed, lower-cased address.
+
+    The same address always gives the same id in one store (orders of one customer join up
+    across files and platforms), and the address itself is never stored as an id. An import
+    hashes with the store's secret key (``Store.id_hash``), so an id cannot be tested against
+    a guessed address by anyone without the store; ``storewise customers find --email`` finds
+    a customer's id for an access or erasure request.
 
     >>> email_key(" Ada@Example.com ") == email_key("ada@example.com")
     True
     >>> email_key("ada@example.com").startswith("em_"), len(email_key("x@y.z"))
     (True, 27)
     """
-    normal = email.strip().lower().encode("utf-8", "surrogatepass")
-    return EMAIL_PREFIX + hashlib.sha256(EMAIL_NAMESPACE + normal).hexdigest()[:24]
+    normal = email.strip().lower()
+    digest = (hasher or _plain_hash)("email\x1f" + normal if hasher else normal)
+    return EMAIL_PREFIX + digest[:24]
 
 
-def email_keys(values: pl.Series) -> pl.Series:
+def email_keys(values: pl.Series, hasher: EmailHasher | None = None) -> pl.Series:
     """:func:`email_key` of each non-blank text of a column (null stays null)."""
     text = values.cast(pl.Utf8).str.strip_chars()
     distinct = [v for v in text.unique().to_list() if v]
-    keys = {v: email_key(v) for v in distinct}
+    keys = {v: email_key(v, hasher) for v in distinct}
     return text.replace_strict(keys, default=None, return_dtype=pl.Utf8).rename(values.name)
 
 
@@ -161,7 +173,7 @@ class Layout:
     optional: tuple[str, ...]
     #: Columns the decoder adds, whatever the file has.
     adds: tuple[str, ...]
-    decoder: Callable[[Mapping[str, str], list[str], str], Decoder]
+    decoder: Callable[[Mapping[str, str], list[str], str, EmailHasher | None], Decoder]
     #: Columns of the decoded rows, from the file's own (None: the file's own plus ``adds``).
     decoded: Callable[[Mapping[str, str]], list[str]] | None = None
 
@@ -303,7 +315,14 @@ SHOPIFY_STATUSES = ("paid", "refunded", *SHOPIFY_NO_SALE, *SHOPIFY_NOTED)
 class ShopifyOrders:
     """Decoder of Shopify's orders export (see the module docstring)."""
 
-    def __init__(self, names: Mapping[str, str], columns: list[str], delimiter: str) -> None:
+    def __init__(
+        self,
+        names: Mapping[str, str],
+        columns: list[str],
+        delimiter: str,
+        hasher: EmailHasher | None = None,
+    ) -> None:
+        self.hasher = hasher
         self.n = names
         self.columns = columns
         self.out = [*columns, *(c for c in SHOPIFY_STORED if c not in columns)]
@@ -400,7 +419,7 @@ class ShopifyOrders:
         kept = kept.with_columns(
             pl.Series("_ms", created),
             pl.when(email.is_not_null())
-            .then(pl.Series(email_keys(kept.select(email.alias("e")).to_series())))
+            .then(pl.Series(email_keys(kept.select(email.alias("e")).to_series(), self.hasher)))
             .alias("storewise_customer_id"),
             pl.when(email.is_null())
             .then(pl.lit("guest-order-") + self._col("Name"))
@@ -484,7 +503,14 @@ class WooOrders:
     """Decoder of the WooCommerce Customer / Order / Coupon Export, Default - One Row per
     Item (see the module docstring)."""
 
-    def __init__(self, names: Mapping[str, str], columns: list[str], delimiter: str) -> None:
+    def __init__(
+        self,
+        names: Mapping[str, str],
+        columns: list[str],
+        delimiter: str,
+        hasher: EmailHasher | None = None,
+    ) -> None:
+        self.hasher = hasher
         self.n = names
         self.columns = columns
         self.out = [*columns, *(c for c in WOO_STORED if c not in columns)]
@@ -559,7 +585,9 @@ class WooOrders:
         keyed = kept.select(pl.when(guest_email).then(email).alias("e")).to_series()
         kept = kept.with_columns(
             pl.Series("_ms", created),
-            pl.coalesce(account, pl.Series(email_keys(keyed))).alias("storewise_customer_id"),
+            pl.coalesce(account, pl.Series(email_keys(keyed, self.hasher))).alias(
+                "storewise_customer_id"
+            ),
             pl.when(account.is_null() & email.is_null())
             .then(pl.lit("guest-order-") + self._col("order_id"))
             .alias("storewise_anonymous_id"),
@@ -727,7 +755,14 @@ def _param(value: Any) -> str | None:
 class GA4Events:
     """Decoder of GA4's BigQuery export (see the module docstring)."""
 
-    def __init__(self, names: Mapping[str, str], columns: list[str], delimiter: str) -> None:
+    def __init__(
+        self,
+        names: Mapping[str, str],
+        columns: list[str],
+        delimiter: str,
+        hasher: EmailHasher | None = None,
+    ) -> None:
+        self.hasher = hasher
         self.n = names
         self.columns = columns
         self.out = _ga4_decoded(names)
@@ -879,14 +914,18 @@ def recognise(columns: Sequence[str], file_format: str) -> Layout | None:
     return next((lay for lay in LAYOUTS.values() if lay.recognises(columns, file_format)), None)
 
 
-def decoder(layout: Layout, columns: Sequence[str], delimiter: str) -> Decoder:
-    """A decoder for one file of ``layout`` whose own columns are ``columns``."""
-    return layout.decoder(layout.names(columns), list(columns), delimiter)
+def decoder(
+    layout: Layout, columns: Sequence[str], delimiter: str, hasher: EmailHasher | None = None
+) -> Decoder:
+    """A decoder for one file of ``layout`` whose own columns are ``columns``; e-mail ids are
+    cut from ``hasher`` (the store's keyed hash in an import)."""
+    return layout.decoder(layout.names(columns), list(columns), delimiter, hasher)
 
 
 __all__ = [
     "LAYOUTS",
     "Decoder",
+    "EmailHasher",
     "Layout",
     "Piece",
     "decoder",

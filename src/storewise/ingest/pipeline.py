@@ -419,7 +419,14 @@ def ingest(
     started = time.perf_counter()
     report = IngestReport(kind=kind, preset=chosen.name, files=[str(p) for p in paths])
     sources = [
-        Source(p, encoding=encoding, delimiter=delimiter, chunk_rows=chunk_rows) for p in paths
+        Source(
+            p,
+            encoding=encoding,
+            delimiter=delimiter,
+            chunk_rows=chunk_rows,
+            hasher=getattr(store, "id_hash", None),  # e-mail ids keyed by the store's secret
+        )
+        for p in paths
     ]
     plans = []
     for source in sources:

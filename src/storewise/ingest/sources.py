@@ -36,7 +36,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from storewise.errors import InputError, NotFound
-from storewise.ingest.layouts import Layout, Piece, decoder, recognise
+from storewise.ingest.layouts import EmailHasher, Layout, Piece, decoder, recognise
 
 SAMPLE_BYTES = 1 << 20
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -209,8 +209,11 @@ class Source:
         encoding: str | None = None,
         delimiter: str | None = None,
         chunk_rows: int = 200_000,
+        hasher: EmailHasher | None = None,
     ) -> None:
+        """``hasher``: the keyed hash a platform export's e-mail addresses become ids by."""
         self.path = Path(path)
+        self.hasher = hasher
         if not self.path.exists():
             raise NotFound(f"{self.path}: no such file")
         if self.path.is_dir():
@@ -349,7 +352,7 @@ class Source:
         if self.layout is None:
             yield from raw
             return
-        decode = decoder(self.layout, self.raw_columns(), self.delimiter or ",")
+        decode = decoder(self.layout, self.raw_columns(), self.delimiter or ",", self.hasher)
         for chunk in raw:
             yield from self._decoded(decode.decode(chunk.frame, chunk.lines), chunk.bad)
         yield from self._decoded(decode.finish(), [])

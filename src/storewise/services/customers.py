@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from storewise.errors import InputError, NotFound
+from storewise.ingest.layouts import email_key
 from storewise.privacy.audit import Audit
 from storewise.privacy.consent import ConsentPolicy
 from storewise.schema import CONSENT_SCHEMA, PURPOSES, from_ms
@@ -77,6 +78,17 @@ class Customers:
         if self.store.customer(customer_id) is not None:
             return True
         return self.store.customer_history(customer_id, limit=1).height > 0
+
+    def find_by_email(self, email: str) -> str:
+        """The id a shop-platform import gave the customer with this e-mail address (a keyed
+        hash of it, see :func:`storewise.ingest.layouts.email_key`), for an access or erasure
+        request; NotFound when nothing is held under it."""
+        if "@" not in email or len(email) > 320:
+            raise InputError(f"{email!r} is not an e-mail address")
+        customer_id = email_key(email, self.store.id_hash)
+        if not self.exists(customer_id):
+            raise NotFound("no customer was imported under this e-mail address")
+        return customer_id
 
     def history(self, customer_id: str, *, limit: int | None = None) -> pl.DataFrame:
         """The customer's most recent events (stitched guest events included), oldest first."""

@@ -38,6 +38,8 @@ def reason_text(reason: Reason, title_of: Any) -> str:
         return f"because you looked at {title}"
     if reason.kind == "bought_with" and title:
         return f"customers who bought {title} also bought this"
+    if reason.kind == "bought_after" and title:
+        return f"customers often pick this next after {title}"
     if reason.kind == "similar_to" and (title or reason.scope):
         shared = f" (shared: {', '.join(reason.words)})" if reason.words else ""
         return f"similar to {title or reason.scope}{shared}"

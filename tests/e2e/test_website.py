@@ -161,6 +161,8 @@ def test_a_guest_browses_logs_in_and_buys(page: Any, site: Site) -> None:
         lambda: services.store.resolve_anonymous(anonymous_id) == site.customer,
         "the login to link the guest",
     )
+    consent = services.store.consent_of(site.customer)  # the banner's decisions, recorded
+    assert consent == {"analytics": True, "personalization": True, "marketing": False}
     history = services.store.customer_history(site.customer)
     assert set(viewed) <= set(history.filter(pl.col("anonymous_id") == anonymous_id)["item_id"])
 

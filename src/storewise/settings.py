@@ -142,6 +142,22 @@ class Settings(BaseSettings):
         "(default list) so their first request is served from memory; 0 turns it off.",
     )
 
+    spark_master: str = Field(
+        default="local[*]",
+        description="Spark master `storewise train --engine spark` runs on: local[N], "
+        "local[*] or spark://HOST:PORT (a standalone cluster); `--master` overrides it.",
+    )
+    spark_work_dir: Path | None = Field(
+        default=None,
+        description="Folder for the Spark trainer's Parquet export and scratch files "
+        "(default: `home`/spark-work); on a cluster, a path every worker sees (shared mount).",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra Spark settings for the Spark trainer, e.g. "
+        '{"spark.driver.memory" = "4g", "spark.sql.shuffle.partitions" = "64"}.',
+    )
+
     @field_validator("home", mode="before")
     @classmethod
     def _expand_home(cls, value: Any) -> Any:
@@ -175,6 +191,11 @@ class Settings(BaseSettings):
     def bundles_dir(self) -> Path:
         """Folder where published model bundles live."""
         return self.home / "models"
+
+    @property
+    def spark_dir(self) -> Path:
+        """Where the Spark trainer keeps its per-run export (deleted after each run)."""
+        return self.spark_work_dir or self.home / "spark-work"
 
     def fernet_key(self) -> bytes | None:
         """The encryption key for personal fields, or None when none is configured."""

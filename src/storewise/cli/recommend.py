@@ -28,8 +28,32 @@ def train(
     budget: Annotated[
         float, typer.Option(help="Seconds of tuning before settling.", min=0)
     ] = 200.0,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local (tune and fit on this machine) or spark (the models that scale, "
+            "on Apache Spark; extra `spark`).",
+        ),
+    ] = "local",
+    master: Annotated[
+        str | None,
+        typer.Option(
+            "--master", help="Spark master (default: STOREWISE_SPARK_MASTER, else local[*])."
+        ),
+    ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", help="Spark only: train on these Parquet events instead."),
+    ] = None,
 ) -> None:
     """Tune on the most recent period, refit on all data and publish a model bundle."""
+    if engine not in ("local", "spark"):
+        raise InputError(f"--engine is local or spark, not {engine!r}")
+    if engine == "local" and (master is not None or events is not None):
+        raise InputError("--master and --events need --engine spark")
+    if engine == "spark" and model is not None:
+        raise InputError("--model is for the local engine (Spark trains its models at once)")
     root = state(ctx)
     started = time.perf_counter()
     with root.services() as services, console.status("training") as status:
@@ -38,9 +62,19 @@ def train(
             status.update(f"[{time.perf_counter() - started:5.0f}s] {message}")
             err_console.log(message)
 
-        report = services.training.train(
-            model=model, valid_days=valid_days, budget_seconds=budget, progress=say
-        )
+        if engine == "spark":
+            settings = root.settings
+            report = services.training.train_spark(
+                master=master or settings.spark_master,
+                work_dir=settings.spark_dir,
+                events=events,
+                spark_conf=settings.spark_conf,
+                progress=say,
+            )
+        else:
+            report = services.training.train(
+                model=model, valid_days=valid_days, budget_seconds=budget, progress=say
+            )
     table = Table(title=f"model bundle {report.version}", show_header=False)
     for scenario, spec in report.chosen.items():
         weights = spec["config"].get("weights")

@@ -134,6 +134,25 @@ def _timestamp_ms(frame: DataFrame, path: Path) -> Any:
     )
 
 
+def check_columns(path: Path) -> None:
+    """Fail before Spark starts when ``path`` is missing or lacks the needed columns (the
+    published model stays untouched)."""
+    import pyarrow.dataset as ds
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    try:
+        names = set(ds.dataset(str(path), format="parquet").schema.names)
+    except Exception as exc:  # pyarrow raises several kinds for a file that is not Parquet
+        raise InputError(f"{path}: not readable as Parquet ({str(exc)[:200]})") from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise SchemaError(
+            f"{path}: missing column(s) {', '.join(missing)}; the Spark trainer needs "
+            f"{', '.join(REQUIRED_COLUMNS)} (and reads {', '.join(OPTIONAL_COLUMNS)} if present)"
+        )
+
+
 def from_parquet(
     spark: SparkSession,
     store: Store,

@@ -34,8 +34,8 @@ from storewise.recommend.base import Recommender
 from storewise.recommend.hybrid import Hybrid
 from storewise.schema import from_ms
 from storewise.spark import models as spark_models
-from storewise.spark.session import spark_session, spark_version
-from storewise.spark.source import SparkEvents, from_parquet, from_store
+from storewise.spark.session import require_pyspark, spark_session, spark_version
+from storewise.spark.source import SparkEvents, check_columns, from_parquet, from_store
 from storewise.store.base import Store
 
 Progress = Callable[[str], None]
@@ -191,6 +191,9 @@ def train(
     """Train the scalable models on ``master`` from the store's consent-applied snapshot (or
     a shop's Parquet ``events``, consent applied); nothing is published here."""
     say = progress or (lambda _message: None)
+    require_pyspark()
+    if events is not None:
+        check_columns(events)
     started = time.perf_counter()
     snapshot_ms = int(time.time() * 1000)
     best, chosen = last_choice(models_dir)

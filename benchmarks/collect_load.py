@@ -10,7 +10,9 @@ reverse proxy; the per-address limit would otherwise see one client). Measured:
 - saturation: events/s and latency at ``--connections`` (closed loop);
 - paced: latency with each connection pausing ``--delay-ms`` between requests (about 3,000
   events/s in batches of 20 at 8 connections), the load the target is stated for;
-- afterwards, that every answered event was stored (counted in the store).
+- afterwards, that every answered event was stored (counted in the store);
+- in process, before the server starts: the milliseconds of ``Collect.accept`` per batch,
+  and of its two largest parts, the ingest rules (``check_records``) and the store write.
 
 Usage (needs ``wrk``: ``apt-get install -y wrk``)::
 
@@ -137,6 +139,50 @@ def web_events(home: Path, run: str) -> int:
     return int(events["event_id"].str.starts_with(f"web:{run}-").sum())
 
 
+def in_process(home: Path, items: list[str], batch: int, batches: int = 300) -> dict[str, float]:
+    """Milliseconds per batch of ``Collect.accept`` (no HTTP), of the ingest rules and of the
+    store write, median of ``batches`` fresh batches after a warm-up."""
+    import random
+    import statistics
+
+    from storewise.app import Settings, build
+    from storewise.collect.rows import sort_rows
+    from storewise.ingest.records import check_records
+
+    rng = random.Random(7)
+
+    def body(n: int) -> bytes:
+        rows = [
+            {"type": rng.choice(["view_item", "add_to_cart"]), "event_id": f"inproc-{n}-{i}",
+             "item_id": rng.choice(items), "ts": 1_700_000_000_000 + i}
+            for i in range(batch)
+        ]  # fmt: skip
+        visitor = f"bench-inproc-{n % 500:05d}-{int(time.time())}"
+        return json.dumps({"anonymous_id": visitor, "sent_at": 1_700_000_000_000 + batch,
+                           "events": rows}).encode()  # fmt: skip
+
+    timings: dict[str, list[float]] = {"accept": [], "rules": [], "write": []}
+    with build(Settings(home=home)) as services:
+        collect = services.collect
+        for n in range(50):
+            collect.accept(collect.read(body(n)), user_agent=USER_AGENT)
+        for n in range(50, 50 + batches):
+            started = time.perf_counter()
+            collect.accept(collect.read(body(n)), user_agent=USER_AGENT)
+            timings["accept"].append(time.perf_counter() - started)
+        for n in range(50 + batches, 50 + 2 * batches):
+            sorted_rows = sort_rows(collect.read(body(n)), now_ms=int(time.time() * 1000))
+            records = [e for _, e in sorted_rows.events]
+            started = time.perf_counter()
+            checked = check_records("events", records, source="web")
+            middle = time.perf_counter()
+            with services.store.writer() as writer:
+                checked.write(writer)
+            timings["rules"].append(middle - started)
+            timings["write"].append(time.perf_counter() - middle)
+    return {name: round(statistics.median(v) * 1000, 2) for name, v in timings.items()}
+
+
 def snippet_size() -> dict[str, int]:
     """storewise.js in bytes, plain and gzip -9 (as served)."""
     from storewise.app import Collect
@@ -185,6 +231,7 @@ def main() -> None:
         "batch": args.batch,
         "items": len(items),
         "events_in_store_before": stored_events(home),
+        "in_process_ms_per_batch": in_process(home, items, args.batch),
         "snippet": snippet_size(),
         "load_before": os.getloadavg(),
     }

@@ -38,11 +38,11 @@ def test_batch_csv_similar_and_errors(trained_home: Path, tmp_path: Path) -> Non
     code, _ = run(trained_home, "recommend", "--customers", str(ids), "--n", "4", "--out", str(out))
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert list(rows[0]) == ["customer_id", "rank", "item_id", "score", "reasons"]
+    assert list(rows[0]) == ["customer_id", "rank", "item_id", "title", "score", "reasons"]
     assert len(rows) == 12 and {r["rank"] for r in rows} == {"1", "2", "3", "4"}
-    assert all(r["reasons"] for r in rows)
+    assert all(r["reasons"] and r["title"] for r in rows)  # the synthetic catalog has titles
     code, output = run(trained_home, "recommend", "--all", "--n", "2", "--allow-repurchase")
-    assert code == 0 and output.startswith("customer_id,rank,item_id,score,reasons")
+    assert code == 0 and output.startswith("customer_id,rank,item_id,title,score,reasons")
     assert run(trained_home, "recommend", "--all", "--n", "0")[0] == 2
     assert run(trained_home, "recommend", "--all", "--n", "1000")[0] == 2
     assert run(trained_home, "recommend", "--n", "3")[0] == 2  # neither --all nor --customers

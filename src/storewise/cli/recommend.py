@@ -118,7 +118,7 @@ def recommend(
         Path | None, typer.Option("--customers", help="File with one customer id per line.")
     ] = None,
     everyone: Annotated[bool, typer.Option("--all", help="Every known customer.")] = False,
-    n: Annotated[int, typer.Option("--n", help="Items per customer.")] = 10,
+    n: Annotated[int, typer.Option("--n", "-n", help="Items per customer.")] = 10,
     allow_repurchase: Annotated[
         bool, typer.Option("--allow-repurchase", help="Mix buy-again items with discovery.")
     ] = False,
@@ -132,7 +132,7 @@ def recommend(
         ),
     ] = False,
 ) -> None:
-    """Batch recommendations as CSV: customer_id,rank,item_id,score,reasons."""
+    """Batch recommendations as CSV: customer_id,rank,item_id,title,score,reasons."""
     check_n(n)
     with state(ctx).services() as services:
         ids = _customer_ids(services, customers, everyone)
@@ -151,7 +151,7 @@ def recommend(
     target = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
     try:
         writer = csv_writer(target)
-        writer.writerow(["customer_id", "rank", "item_id", "score", "reasons"])
+        writer.writerow(["customer_id", "rank", "item_id", "title", "score", "reasons"])
         for answer in lists:
             for item in answer.items:
                 writer.writerow(
@@ -159,6 +159,7 @@ def recommend(
                         names[str(answer.customer_id)],
                         item.rank,
                         item.item_id,
+                        item.title or "",
                         f"{item.score:.6f}",
                         "; ".join(item.reasons),
                     ]
@@ -177,7 +178,7 @@ def recommend(
 def similar(
     ctx: typer.Context,
     item_id: Annotated[str, typer.Argument(help="The item to find similar items for.")],
-    n: Annotated[int, typer.Option("--n", help="How many.")] = 10,
+    n: Annotated[int, typer.Option("--n", "-n", help="How many.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Items similar to one item, with reasons."""

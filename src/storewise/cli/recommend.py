@@ -13,6 +13,7 @@ from rich.table import Table
 
 from storewise.app import RuleSet, Services, check_n, csv_writer
 from storewise.cli.common import console, err_console, guarded, print_json, state
+from storewise.cli.progress import PhaseLines
 from storewise.errors import InputError
 
 
@@ -26,8 +27,13 @@ def train(
         float, typer.Option(help="Most recent days held out to tune on.", min=1)
     ] = 30.0,
     budget: Annotated[
-        float, typer.Option(help="Seconds of tuning before settling.", min=0)
-    ] = 200.0,
+        float,
+        typer.Option(
+            help="Seconds the whole run may take: reading, tuning, blending and the final fit "
+            "all count (reading, one setting per model and the final fit cannot be cut).",
+            min=0,
+        ),
+    ] = 600.0,
     engine: Annotated[
         str,
         typer.Option(
@@ -55,13 +61,7 @@ def train(
     if engine == "spark" and model is not None:
         raise InputError("--model is for the local engine (Spark trains its models at once)")
     root = state(ctx)
-    started = time.perf_counter()
-    with root.services() as services, console.status("training") as status:
-
-        def say(message: str) -> None:
-            status.update(f"[{time.perf_counter() - started:5.0f}s] {message}")
-            err_console.log(message)
-
+    with root.services() as services, PhaseLines(err_console) as lines:
         if engine == "spark":
             settings = root.settings
             report = services.training.train_spark(
@@ -69,11 +69,11 @@ def train(
                 work_dir=settings.spark_dir,
                 events=events,
                 spark_conf=settings.spark_conf,
-                progress=say,
+                progress=lines.phase,
             )
         else:
             report = services.training.train(
-                model=model, valid_days=valid_days, budget_seconds=budget, progress=say
+                model=model, valid_days=valid_days, budget_seconds=budget, progress=lines
             )
     table = Table(title=f"model bundle {report.version}", show_header=False)
     for scenario, spec in report.chosen.items():
@@ -86,6 +86,8 @@ def train(
         check = report.selection.get(scenario)
         if check:
             kept = "kept" if spec["model"] == "hybrid" else "not kept: within one standard error"
+            if spec["model"] != "hybrid" and check.get("out_of_fold_checks", 1) == 0:
+                kept = "not kept: the time budget ran out before the check"
             table.add_row(
                 f"{scenario} blend, out of fold",
                 f"{check['out_of_fold_gain']:+.4f} +- {check['standard_error']:.4f} ({kept})",
@@ -94,6 +96,8 @@ def train(
         "customers / items / events", "{customers} / {items} / {events}".format(**report.data)
     )
     table.add_row("seconds", f"{report.seconds:.1f}")
+    for note in report.notes:
+        table.add_row("note", note)
     console.print(table)
 
 
@@ -206,7 +210,9 @@ def evaluate(
         float, typer.Option(help="Most recent days used as the test period.")
     ] = 30.0,
     valid_days: Annotated[float, typer.Option(help="Days before the test used to tune.")] = 30.0,
-    budget: Annotated[float, typer.Option(help="Tuning seconds.")] = 120.0,
+    budget: Annotated[
+        float, typer.Option(help="Seconds of tuning (settings and blends).", min=0)
+    ] = 600.0,
     report: Annotated[Path | None, typer.Option("--report", help="Write an HTML report.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     fairness: Annotated[
@@ -223,13 +229,13 @@ def evaluate(
     if fairness:
         _fairness_audit(ctx, test_days, as_json)
         return
-    with state(ctx).services() as services, console.status("evaluating") as status:
+    with state(ctx).services() as services, PhaseLines(err_console) as lines:
         result = services.training.evaluate(
             test_days=test_days,
             valid_days=valid_days,
             budget_seconds=budget,
             report=report,
-            progress=lambda m: status.update(m),
+            progress=lines,
         )
     if report is not None:
         err_console.print(f"report written to {report}")

@@ -9,7 +9,7 @@ import polars as pl
 
 from storewise.data.dataset import Dataset
 from storewise.errors import InputError
-from storewise.schema import DAY_MS
+from storewise.schema import DAY_MS, from_ms
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,14 @@ def temporal_split(dataset: Dataset, cutoff_ms: int, end_ms: int | None = None) 
         test = test.filter(pl.col("ts") < end_ms)
     train = dataset.until(cutoff_ms)
     if train.events.height == 0 or test.height == 0:
-        raise InputError("the split leaves no training or no test events; choose another cutoff")
+        times = events["ts"].to_numpy()
+        first = from_ms(int(times.min())).date() if times.size else None
+        last = from_ms(int(times.max())).date() if times.size else None
+        empty = "before" if train.events.height == 0 else "from"
+        raise InputError(
+            f"no events {empty} {from_ms(cutoff_ms).date()} to split on (the events run from "
+            f"{first} to {last}); hold out fewer days or wait for more history"
+        )
     return Split(train=train, test=_external(dataset, test))
 
 

@@ -25,11 +25,13 @@ from storewise.evaluate.protocol import (
     score_lists,
     time_split,
 )
-from storewise.evaluate.tuning import tune
+from storewise.evaluate.tuning import GRIDS, tune
 from storewise.privacy.consent import ConsentPolicy
 from storewise.recommend import MODELS
 from storewise.recommend.base import Recommender
 from storewise.recommend.hybrid import Hybrid
+from storewise.recommend.progress import Messages, progress_of
+from storewise.recommend.progress import Progress as PhaseProgress
 from storewise.schema import from_ms
 from storewise.store.base import Store
 
@@ -41,21 +43,25 @@ def run_evaluation(
     *,
     test_days: float = 30.0,
     valid_days: float = 30.0,
-    budget_seconds: float = 120.0,
+    budget_seconds: float = 600.0,
     test_start_ms: int | None = None,
-    progress: Progress | None = None,
+    progress: PhaseProgress | Messages | None = None,
     policy: ConsentPolicy | None = None,
 ) -> dict[str, Any]:
-    """Tune on the period before the test, refit on everything before it, test every model."""
-    say = progress or (lambda _m: None)
+    """Tune on the period before the test (within ``budget_seconds``), refit on everything
+    before it, test every model. A scenario tuning stepped aside from (too few validation
+    customers) tests every model with its default settings."""
+    report = progress_of(progress)
+    report.phase("reading the store")
     dataset = Dataset.from_store(store, policy=policy)
     dataset.require_events()
     start = (
         test_start_ms if test_start_ms is not None else dataset.as_of_ms - int(test_days * DAY_MS)
     )
     split = time_split(dataset, start)
-    say("tuning on the validation period")
-    tuning = tune(split.train, valid_days=valid_days, budget_seconds=budget_seconds, progress=say)
+    tuning = tune(
+        split.train, valid_days=valid_days, budget_seconds=budget_seconds, progress=report
+    )
     fitted: dict[str, Recommender] = {}
 
     def model_for(name: str, config: dict[str, Any]) -> Recommender:
@@ -67,7 +73,6 @@ def run_evaluation(
                     parts, split.train
                 )
             else:
-                say(f"fitting {name}")
                 cls = MODELS[name]
                 fitted[key] = cls(cls.config_class.model_validate(config)).fit(split.train)
         return fitted[key]
@@ -78,12 +83,15 @@ def run_evaluation(
     for scenario in SCENARIOS:
         evalset = build_evalset(split, scenario)
         rows = []
-        candidates = dict(tuning.best.get(scenario, {}))
-        for name, config in candidates.items():
-            say(f"{scenario}: {name}")
-            rows.append({"model": name, **evaluate(model_for(name, config), evalset, full=True)})
+        candidates = dict(tuning.best.get(scenario) or {name: {} for name in GRIDS})
         chosen = tuning.choice.get(scenario)
-        if chosen and chosen["model"] == "hybrid":
+        hybrid = bool(chosen and chosen["model"] == "hybrid")
+        report.phase(f"testing {scenario}", total=len(candidates) + hybrid)
+        for done, (name, config) in enumerate(candidates.items()):
+            report.update(done, name)
+            rows.append({"model": name, **evaluate(model_for(name, config), evalset, full=True)})
+        if chosen and hybrid:
+            report.update(len(candidates), "hybrid (chosen)")
             model = model_for("hybrid", chosen["config"])
             lists = recommend_lists(model, evalset)
             rows.append({"model": "hybrid (chosen)", **score_lists(lists, evalset, full=True)})
@@ -92,6 +100,7 @@ def run_evaluation(
             lists = recommend_lists(model, evalset)
         else:
             lists = {}
+        report.update(len(candidates) + hybrid)
         rows.sort(key=lambda r: -r["ndcg"])
         table[scenario] = rows
         if lists:
@@ -109,6 +118,7 @@ def run_evaluation(
         },
         "chosen": tuning.choice,
         "validation": tuning.validation,
+        "notes": tuning.notes,
         "table": table,
         "groups": groups,
         "popularity_curve": curves,
@@ -176,6 +186,7 @@ def write_html(result: dict[str, Any], path: Path) -> None:
         "padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}"
         "</style></head><body><h1>storewise evaluation</h1>",
         f"<p>Split: {html.escape(json.dumps(result['split']))}</p>",
+        *(f"<p>Note: {html.escape(note)}</p>" for note in result.get("notes", [])),
     ]
     keys = (
         "ndcg",

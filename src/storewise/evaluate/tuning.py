@@ -9,6 +9,11 @@ searched on one half of the validation customers are judged on the other half (a
 other way round, over three random halvings), because weights searched and judged on the
 same customers always look better than they are. The test period of a benchmark is never
 seen here: callers pass only data before it.
+
+Tuning steps aside, with a note, where it would only measure noise: a scenario with fewer than
+``MIN_VALIDATION_CUSTOMERS`` validation customers (a new or tiny shop) keeps the default model.
+It stops where its :class:`~storewise.recommend.progress.Budget` runs out, keeping the best
+found so far, and reports each phase (trials, then one blend per scenario) with a step count.
 """
 
 from __future__ import annotations
@@ -22,12 +27,20 @@ import numpy as np
 
 from storewise.data.dataset import Dataset
 from storewise.data.split import last_days_split
+from storewise.errors import InputError
 from storewise.evaluate.protocol import SCENARIOS, EvalSet, build_evalset
 from storewise.recommend import MODELS
 from storewise.recommend.base import histories_of
 from storewise.recommend.hybrid import normalise_rows
+from storewise.recommend.progress import Budget, Messages, Progress, progress_of
 
-Progress = Callable[[str], None]
+#: Below this many validation customers in a scenario, NDCG@10 differences between settings
+#: are noise (one customer moves the mean by a tenth or more): the scenario is not tuned.
+MIN_VALIDATION_CUSTOMERS = 10
+#: What an untuned scenario uses: item-to-item neighbours, completed by popularity.
+DEFAULT_CHOICE: dict[str, Any] = {"model": "itemknn", "config": {}}
+#: Rows of a score matrix judged at once: small enough for the row block to stay in cache.
+_CELLS_PER_BLOCK = 131_072
 
 #: Candidate settings per model, most promising first (tuning stops when the budget is spent).
 #: Purchases (and liked ratings) only, 1 per customer and item: the interactions EASE, ALS
@@ -88,6 +101,7 @@ class Trial:
     config: dict[str, Any]
     ndcg: dict[str, float]
     seconds: float
+    fit_seconds: float = 0.0
 
 
 @dataclass
@@ -101,6 +115,7 @@ class TuneResult:
     selection: dict[str, dict[str, float]] = field(default_factory=dict)  # blend vs single
     valid_days: float = 0.0
     users: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # step-asides and budget cuts, for the user
 
     def table(self) -> list[dict[str, Any]]:
         """Trials as rows for reports."""
@@ -145,28 +160,57 @@ class _Judge:
             sizes = np.minimum(truth.sum(axis=1), k)
             self.ideal[scenario] = np.cumsum(discount)[sizes - 1]
 
-    def ndcg(self, scores: np.ndarray, scenario: str, subset: np.ndarray | None = None) -> float:
+    def ndcg(
+        self,
+        scores: np.ndarray,
+        scenario: str,
+        subset: np.ndarray | None = None,
+        opinion: np.ndarray | None = None,
+    ) -> float:
         """Mean NDCG@k of ``scores`` (rows = ``self.users``) for a scenario's customers
-        (or the ``subset`` of their positions)."""
-        return float(np.mean(self.per_user(scores, scenario, subset)))
+        (or the ``subset`` of their positions); see :meth:`per_user` for ``opinion``."""
+        return float(np.mean(self.per_user(scores, scenario, subset, opinion)))
 
     def per_user(
-        self, scores: np.ndarray, scenario: str, subset: np.ndarray | None = None
+        self,
+        scores: np.ndarray,
+        scenario: str,
+        subset: np.ndarray | None = None,
+        opinion: np.ndarray | None = None,
     ) -> np.ndarray:
-        """NDCG@k of each of the scenario's customers (or of the ``subset`` positions)."""
+        """NDCG@k of each of the scenario's customers (or of the ``subset`` positions).
+
+        Items where ``opinion`` is False (no blended component has a view on them) and items
+        without a finite score rank below every scored item; in discovery, past purchases rank
+        last. Rows are judged a block at a time so each block stays in cache; each row's
+        ranking is the same as judging the whole matrix at once.
+        """
         rows = self.rows[scenario]
         truth, ideal = self.truth[scenario], self.ideal[scenario]
         if subset is not None:
             rows, truth, ideal = rows[subset], truth[subset], ideal[subset]
-        values = scores[rows].astype(np.float64, copy=True)
-        values[~np.isfinite(values)] = -1e30
-        if scenario == "discovery":
-            values[self.purchased[rows]] = -np.inf
-        top = np.argpartition(-values, self.k, axis=1)[:, : self.k]
-        order = np.argsort(-np.take_along_axis(values, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
+        n_items = scores.shape[1]
+        k = min(self.k, n_items)  # a catalog smaller than k has only that many places
+        top = np.empty((rows.size, k), dtype=np.intp)
+        block = max(1, _CELLS_PER_BLOCK // max(n_items, 1))
+        for lo in range(0, rows.size, block):
+            at = rows[lo : lo + block]
+            # Negated scores (exact in float64): smallest first is best first.
+            cost = np.negative(scores[at], dtype=np.float64)
+            unranked = ~np.isfinite(cost)
+            if opinion is not None:
+                unranked |= ~opinion[at]
+            cost[unranked] = 1e30
+            if scenario == "discovery":
+                cost[self.purchased[at]] = np.inf
+            if k < n_items:
+                best = np.argpartition(cost, k, axis=1)[:, :k]
+            else:
+                best = np.broadcast_to(np.arange(k), cost.shape).copy()
+            order = np.argsort(np.take_along_axis(cost, best, axis=1), axis=1, kind="stable")
+            top[lo : lo + block] = np.take_along_axis(best, order, axis=1)
         hits = np.take_along_axis(truth, top, axis=1)
-        dcg = (hits * self.discount).sum(axis=1)
+        dcg = (hits * self.discount[:k]).sum(axis=1)
         result: np.ndarray = dcg / ideal
         return result
 
@@ -176,15 +220,27 @@ def tune(
     *,
     valid_days: float = 30.0,
     budget_seconds: float = 200.0,
+    budget: Budget | None = None,
     models: Sequence[str] | None = None,
-    progress: Progress | None = None,
+    progress: Progress | Messages | None = None,
     max_users: int = 3000,
     seed: int = 0,
+    reserve_refit: bool = False,
 ) -> TuneResult:
-    """Tune every model (or ``models``) and hybrid weights on the last ``valid_days``."""
-    say = progress or (lambda _message: None)
-    started = time.perf_counter()
-    split = last_days_split(dataset, valid_days)
+    """Tune every model (or ``models``) and hybrid weights on the last ``valid_days``.
+
+    ``budget`` (else ``budget_seconds`` from now) bounds trials and blending; with
+    ``reserve_refit`` the time to refit each tried model on all the data is set aside in it,
+    so that a caller who refits afterwards (training) still finishes within the budget.
+    """
+    report = progress_of(progress)
+    budget = budget if budget is not None else Budget(budget_seconds)
+    result = TuneResult(valid_days=valid_days)
+    report.phase(f"holding out the last {valid_days:g} days to tune on")
+    try:
+        split = last_days_split(dataset, valid_days)
+    except InputError as exc:
+        return _step_aside(result, report, f"not tuned: {exc.message}")
     evalsets = {s: build_evalset(split, s) for s in SCENARIOS}
     rng = np.random.default_rng(seed)
     for scenario, evalset in list(evalsets.items()):
@@ -198,64 +254,177 @@ def tune(
                 evalset.purchased,
                 evalset.known_items,
             )
-    judge = _Judge(evalsets)
-    result = TuneResult(valid_days=valid_days, users={s: len(e.users) for s, e in evalsets.items()})
-    if judge.users.size == 0:
-        say("no validation customers: using default settings")
+    result.users = {s: len(e.users) for s, e in evalsets.items()}
+    scenarios = [s for s in SCENARIOS if result.users[s] >= MIN_VALIDATION_CUSTOMERS]
+    for scenario in SCENARIOS:
+        if scenario not in scenarios:
+            _step_aside(
+                result,
+                report,
+                f"{scenario} not tuned: {result.users[scenario]} customer(s) to validate on in "
+                f"the last {valid_days:g} days, at least {MIN_VALIDATION_CUSTOMERS} needed",
+                scenario,
+            )
+    if not scenarios:
         return result
+    judge = _Judge({s: evalsets[s] for s in scenarios})
     histories = histories_of(split.train, judge.users.tolist())
     names = [m for m in (models or list(GRIDS)) if m in GRIDS]
-    best_scores: dict[str, dict[str, tuple[float, np.ndarray]]] = {s: {} for s in SCENARIOS}
-    for round_ in range(max((len(GRIDS[m]) for m in names), default=0)):
-        for name in names:
-            grid = GRIDS[name]
-            if round_ >= len(grid):
-                continue
-            if round_ > 0 and time.perf_counter() - started > budget_seconds:
-                continue
-            config = grid[round_]
-            say(f"tuning {name} {config}")
-            t0 = time.perf_counter()
-            cls = MODELS[name]
-            model = cls(cls.config_class.model_validate(config)).fit(split.train)
-            scores = model.score(histories)
-            ndcg = {s: judge.ndcg(scores, s) for s in SCENARIOS}
-            result.trials.append(Trial(name, config, ndcg, time.perf_counter() - t0))
-            normalised = normalise_rows(scores)
-            for scenario in SCENARIOS:
-                current = best_scores[scenario].get(name)
-                if current is None or ndcg[scenario] > current[0]:
-                    best_scores[scenario][name] = (ndcg[scenario], normalised)
-                    result.best.setdefault(scenario, {})[name] = config
-    for scenario in SCENARIOS:
-        parts = {n: s for n, (_, s) in best_scores[scenario].items()}
-        single = max(best_scores[scenario].items(), key=lambda kv: kv[1][0])
-        weights, value = _search_weights(parts, judge, scenario, single[0])
-        gain, error = _out_of_fold_gain(parts, judge, scenario, single[0], rng)
-        say(
-            f"{scenario}: best single {single[0]} {single[1][0]:.4f}, hybrid {value:.4f}"
-            f" (out of fold {gain:+.4f} +- {error:.4f})"
-        )
-        result.selection[scenario] = {
-            "single": single[1][0],
-            "hybrid": value,
-            "out_of_fold_gain": gain,
-            "standard_error": error,
-        }
-        if len(weights) > 1 and gain > error:
-            components = {n: result.best[scenario][n] for n in weights}
-            result.choice[scenario] = {
-                "model": "hybrid",
-                "config": {"components": components, "weights": weights},
-            }
-            result.validation[scenario] = {"ndcg@10": value}
-        else:
-            result.choice[scenario] = {
-                "model": single[0],
-                "config": result.best[scenario][single[0]],
-            }
-            result.validation[scenario] = {"ndcg@10": single[1][0]}
+    if not names:
+        return _step_aside(result, report, f"not tuned: no tunable model among {models}")
+    refit_scale = dataset.events.height / max(split.train.events.height, 1)
+    best_scores = _run_trials(
+        names, split.train, histories, judge, scenarios, budget, report, result,
+        refit_scale if reserve_refit else 0.0,
+    )  # fmt: skip
+    for position, scenario in enumerate(scenarios):
+        share = budget.left() / (len(scenarios) - position)
+        _blend(scenario, best_scores[scenario], judge, rng, report, result, budget, share)
     return result
+
+
+def _step_aside(
+    result: TuneResult, report: Progress, note: str, scenario: str | None = None
+) -> TuneResult:
+    """Leave ``scenario`` (or every scenario) on the default model, and say why."""
+    report.note(f"{note}: {DEFAULT_CHOICE['model']} with default settings")
+    result.notes.append(note)
+    for name in SCENARIOS if scenario is None else (scenario,):
+        result.choice[name] = dict(DEFAULT_CHOICE)
+    return result
+
+
+def _run_trials(
+    names: Sequence[str],
+    train: Dataset,
+    histories: Sequence[Any],
+    judge: _Judge,
+    scenarios: Sequence[str],
+    budget: Budget,
+    report: Progress,
+    result: TuneResult,
+    refit_scale: float,
+) -> dict[str, dict[str, tuple[float, np.ndarray]]]:
+    """Fit each candidate of each model in rounds (every model's most promising setting
+    first), judge it in each scenario, and keep each model's best normalised scores.
+
+    Every model's first setting is always tried (the floor of any budget); further settings
+    only while the budget has time left once a blend is allowed for (estimated from the cost
+    of judging, measured on the first trial)."""
+    best_scores: dict[str, dict[str, tuple[float, np.ndarray]]] = {s: {} for s in scenarios}
+    rounds = max((len(GRIDS[name]) for name in names), default=0)
+    planned = [
+        (name, GRIDS[name][r]) for r in range(rounds) for name in names if r < len(GRIDS[name])
+    ]
+    report.phase("tuning: trying settings", total=len(planned))
+    blend_estimate = 0.0
+    for done, (name, config) in enumerate(planned):
+        if done >= len(names) and budget.left() <= blend_estimate:
+            skipped = len(planned) - done
+            note = f"time budget reached: {done} of {len(planned)} settings tried"
+            report.note(note)
+            result.notes.append(note)
+            report.update(done, f"{skipped} skipped")
+            break
+        report.update(done, f"{name} {config}")
+        t0 = time.perf_counter()
+        cls = MODELS[name]
+        model = cls(cls.config_class.model_validate(config)).fit(train)
+        fitted = time.perf_counter() - t0
+        scores = model.score(histories)
+        judged = time.perf_counter()
+        ndcg = {s: judge.ndcg(scores, s) for s in scenarios}
+        if not blend_estimate:
+            blend_estimate = _blend_estimate(time.perf_counter() - judged, len(names))
+        result.trials.append(Trial(name, config, ndcg, time.perf_counter() - t0, fitted))
+        if refit_scale and not any(t.model == name for t in result.trials[:-1]):
+            budget.reserve(fitted * refit_scale)
+        normalised = normalise_rows(scores)
+        for scenario in scenarios:
+            current = best_scores[scenario].get(name)
+            if current is None or ndcg[scenario] > current[0]:
+                best_scores[scenario][name] = (ndcg[scenario], normalised)
+                result.best.setdefault(scenario, {})[name] = config
+    else:
+        report.update(len(planned))
+    return best_scores
+
+
+def _blend_estimate(judging_seconds: float, n_models: int) -> float:
+    """Seconds the blends of :func:`_blend` may take, from the seconds one judgement of a
+    score matrix in every scenario took: each scenario searches its weights once on all its
+    customers and six times on halves, each search about two rounds over the other models'
+    weight steps."""
+    searches = 1 + 2 * 3 * 0.5
+    return judging_seconds * searches * 2 * max(n_models - 1, 0) * len(WEIGHT_STEPS)
+
+
+def _blend(
+    scenario: str,
+    scores: Mapping[str, tuple[float, np.ndarray]],
+    judge: _Judge,
+    rng: np.random.Generator,
+    report: Progress,
+    result: TuneResult,
+    budget: Budget,
+    seconds: float,
+) -> None:
+    """Choose between the scenario's best single model and a blend of the best of each, the
+    blend only where it wins out of fold by more than one standard error."""
+    parts = {n: s for n, (_, s) in scores.items()}
+    positive = {n: m > 0 for n, m in parts.items()}
+    single = max(scores.items(), key=lambda kv: kv[1][0])
+    deadline = budget.spent() + max(seconds, 0.0)
+
+    def out_of_time() -> bool:
+        return budget.spent() > deadline or budget.left() <= 0
+
+    repeats = 3
+    checked = len(parts) > 1 and judge.rows[scenario].size >= 4  # else nothing to check
+    searches = 1 + 2 * repeats if checked else 1
+    report.phase(f"blending {scenario}: searching weights", total=searches)
+    weights, value = _search_weights(
+        parts, judge, scenario, single[0], positive=positive, stop=out_of_time
+    )
+    report.update(1)
+    gain, error, judged = _out_of_fold_gain(
+        parts, judge, scenario, single[0], rng, repeats,
+        positive=positive, stop=out_of_time, done=lambda n: report.update(1 + n),
+    )  # fmt: skip
+    if checked and judged < repeats:
+        note = (
+            f"{scenario}: time budget reached while checking the blend "
+            f"({judged} of {repeats} out-of-fold checks done)"
+        )
+        if not judged:
+            note += "; the best single model is kept"
+        report.note(note)
+        result.notes.append(note)
+    report.note(
+        f"{scenario}: best single {single[0]} {single[1][0]:.4f}, hybrid {value:.4f}"
+        f" (out of fold {gain:+.4f} +- {error:.4f})"
+    )
+    result.selection[scenario] = {
+        "single": single[1][0],
+        "hybrid": value,
+        "out_of_fold_gain": gain,
+        "standard_error": error,
+        "out_of_fold_checks": float(judged),
+    }
+    if len(weights) > 1 and judged and gain > error:
+        components = {n: result.best[scenario][n] for n in weights}
+        result.choice[scenario] = {
+            "model": "hybrid",
+            "config": {"components": components, "weights": weights},
+        }
+        result.validation[scenario] = {"ndcg@10": value}
+    else:
+        result.choice[scenario] = {"model": single[0], "config": result.best[scenario][single[0]]}
+        result.validation[scenario] = {"ndcg@10": single[1][0]}
+
+
+def _never() -> bool:
+    return False
 
 
 def _out_of_fold_gain(
@@ -265,26 +434,48 @@ def _out_of_fold_gain(
     start: str,
     rng: np.random.Generator,
     repeats: int = 3,
-) -> tuple[float, float]:
+    *,
+    positive: Mapping[str, np.ndarray] | None = None,
+    stop: Callable[[], bool] = _never,
+    done: Callable[[int], None] | None = None,
+) -> tuple[float, float, int]:
     """Mean NDCG gain of the blend over the single model ``start`` on customers its weights
     were not searched on (two folds, repeated with fresh halves so that the verdict does not
-    hang on one random split), and the standard error of that paired gain."""
+    hang on one random split), the standard error of that paired gain, and how many repeats
+    were completed before ``stop`` said the time is up (the gain is over those)."""
     n = judge.rows[scenario].size
     if n < 4 or len(parts) < 2:
-        return 0.0, 0.0
-    alone = judge.per_user(_masked(parts[start], parts, {start: 1.0}), scenario)
+        return 0.0, 0.0, repeats
+    positive = positive if positive is not None else {k: m > 0 for k, m in parts.items()}
+    alone = judge.per_user(parts[start], scenario, opinion=positive[start])
     gains = np.zeros(n)
-    for _ in range(repeats):
+    completed = 0
+    for repeat in range(repeats):
         folds = np.array_split(rng.permutation(n), 2)
-        for held, searched in ((folds[0], folds[1]), (folds[1], folds[0])):
-            weights, _ = _search_weights(parts, judge, scenario, start, subset=np.sort(searched))
+        this = np.zeros(n)
+        for fold, (held, searched) in enumerate(((folds[0], folds[1]), (folds[1], folds[0]))):
+            if stop():
+                break
+            weights, _ = _search_weights(
+                parts, judge, scenario, start, subset=np.sort(searched), positive=positive
+            )
             held = np.sort(held)
             blend = np.zeros_like(parts[start], dtype=np.float32)
             for name, weight in weights.items():
                 blend += np.float32(weight) * parts[name]
-            mixed = judge.per_user(_masked(blend, parts, weights), scenario, held)
-            gains[held] += (mixed - alone[held]) / repeats
-    return float(gains.mean()), float(gains.std(ddof=1) / np.sqrt(n))
+            mixed = judge.per_user(blend, scenario, held, _opinion(positive, weights))
+            this[held] = mixed - alone[held]
+            if done is not None:
+                done(2 * repeat + fold + 1)
+        else:
+            gains += this / repeats
+            completed += 1
+            continue
+        break
+    if not completed:
+        return 0.0, 0.0, 0
+    gains *= repeats / completed
+    return float(gains.mean()), float(gains.std(ddof=1) / np.sqrt(n)), completed
 
 
 def _search_weights(
@@ -294,22 +485,33 @@ def _search_weights(
     start: str,
     rounds: int = 3,
     subset: np.ndarray | None = None,
+    *,
+    positive: Mapping[str, np.ndarray] | None = None,
+    stop: Callable[[], bool] = _never,
 ) -> tuple[dict[str, float], float]:
     """Coordinate ascent on blend weights (starting from the best single model), judged on
-    the scenario's customers or the ``subset`` of their positions."""
+    the scenario's customers or the ``subset`` of their positions; items no weighted
+    component has an opinion on (``positive``: each part's scores above zero) rank last.
+    Stops early, with the best weights so far, once ``stop()`` is true."""
+    positive = positive if positive is not None else {k: m > 0 for k, m in parts.items()}
     weights = {name: (1.0 if name == start else 0.0) for name in parts}
     total = parts[start].astype(np.float32).copy()
-    best = judge.ndcg(_masked(total, parts, weights), scenario, subset)
+    best = judge.ndcg(total, scenario, subset, _opinion(positive, weights))
     for _ in range(rounds):
         improved = False
         for name in parts:
             if name == start:
                 continue
+            if stop():
+                return {n: w for n, w in weights.items() if w > 0}, best
             base = total - np.float32(weights[name]) * parts[name]
+            without = _opinion(positive, dict(weights, **{name: 0.0}))
+            with_name = without | positive[name]
             for step in WEIGHT_STEPS:
-                candidate = (base + np.float32(step) * parts[name]).astype(np.float32)
+                candidate = (base + np.float32(step) * parts[name]).astype(np.float32, copy=False)
                 trial = dict(weights, **{name: step})
-                value = judge.ndcg(_masked(candidate, parts, trial), scenario, subset)
+                opinion = with_name if step > 0 else without
+                value = judge.ndcg(candidate, scenario, subset, opinion)
                 if value > best + 1e-5:
                     best, weights, total, improved = value, trial, candidate, True
         if not improved:
@@ -317,12 +519,12 @@ def _search_weights(
     return {n: w for n, w in weights.items() if w > 0}, best
 
 
-def _masked(
-    total: np.ndarray, parts: Mapping[str, np.ndarray], weights: Mapping[str, float]
-) -> np.ndarray:
-    """Blend with items no weighted component has an opinion on pushed to the bottom."""
-    opinion = np.zeros(total.shape, dtype=bool)
-    for name, matrix in parts.items():
-        if weights.get(name, 0.0) > 0:
-            opinion |= matrix > 0
-    return np.where(opinion, total, -np.inf)
+def _opinion(positive: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+    """Where at least one weighted component has an opinion (a score above zero)."""
+    masks = [positive[name] for name, weight in weights.items() if weight > 0]
+    if not masks:
+        return np.zeros(next(iter(positive.values())).shape, dtype=bool)
+    opinion = masks[0].copy()
+    for mask in masks[1:]:
+        opinion |= mask
+    return opinion

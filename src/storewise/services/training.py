@@ -15,7 +15,7 @@ from storewise.evaluate.report import run_evaluation, write_html
 from storewise.privacy.consent import ConsentPolicy
 from storewise.privacy.erasure import drop_erased
 from storewise.recommend import bundle
-from storewise.recommend.training import Progress, TrainReport, train
+from storewise.recommend.training import Progress, TrainProgress, TrainReport, train
 from storewise.store.base import Store
 
 
@@ -32,12 +32,13 @@ class Training:
         *,
         model: str | None = None,
         valid_days: float = 30.0,
-        budget_seconds: float = 200.0,
+        budget_seconds: float = 600.0,
         as_of_ms: int | None = None,
-        progress: Progress | None = None,
+        progress: TrainProgress | None = None,
     ) -> TrainReport:
         """Tune on the most recent ``valid_days`` (unless ``model`` is given), refit on all data
-        and publish a new current bundle."""
+        and publish a new current bundle, within about ``budget_seconds`` in all; ``progress``
+        hears each phase (with a step count where the work can be counted)."""
         return train(
             self.store,
             self.models_dir,
@@ -105,11 +106,12 @@ class Training:
         *,
         test_days: float = 30.0,
         valid_days: float = 30.0,
-        budget_seconds: float = 120.0,
+        budget_seconds: float = 600.0,
         report: Path | None = None,
-        progress: Progress | None = None,
+        progress: TrainProgress | None = None,
     ) -> dict[str, Any]:
-        """Every model and the tuned hybrid on a time split; an HTML report if ``report``."""
+        """Every model and the tuned hybrid on a time split (tuning within ``budget_seconds``);
+        an HTML report if ``report``."""
         result = run_evaluation(
             self.store,
             test_days=test_days,

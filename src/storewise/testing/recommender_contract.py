@@ -65,6 +65,45 @@ def small_shop(seed: int = 7, customers: int = 40, items: int = 25) -> Dataset:
     return Dataset.from_frames(events, items=catalog, customers=customers_frame)
 
 
+def tiny_catalog_shop(items: int = 3, customers: int = 40, seed: int = 11) -> Dataset:
+    """A shop whose catalog is smaller than a list: ``items`` products (3, or even 1) bought by
+    ``customers`` customers over two months, with titles and categories. Lists of ten must
+    come back shorter, never as an error."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[str, str, str, int]] = []
+    for c in range(customers):
+        for order in range(int(rng.integers(1, 4))):
+            day = int(rng.integers(0, 60))
+            size = int(rng.integers(1, items + 1))
+            for item in rng.choice(items, size=size, replace=False):
+                rows.append((f"c{c:02d}", f"i{int(item):02d}", f"o{c}-{order}", day))
+    events = pl.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "item_id": [r[1] for r in rows],
+            "event_type": ["purchase"] * len(rows),
+            "order_id": [r[2] for r in rows],
+            "ts": [T0 + r[3] * DAY for r in rows],
+            "quantity": [1.0] * len(rows),
+            "price": [2.0] * len(rows),
+        }
+    )
+    colours = ["red", "blue", "green"]
+    catalog = pl.DataFrame(
+        {
+            "item_id": [f"i{i:02d}" for i in range(items)],
+            "title": [f"{colours[i % 3]} enamel mug no {i}" for i in range(items)],
+            "category": ["kitchen"] * items,
+            "price": [2.0] * items,
+            "in_stock": [True] * items,
+        }
+    )
+    customers_frame = pl.DataFrame(
+        {"customer_id": [f"c{c:02d}" for c in range(customers)], "country": ["France"] * customers}
+    )
+    return Dataset.from_frames(events, items=catalog, customers=customers_frame)
+
+
 class RecommenderContract:
     """Behaviour every Recommender must have."""
 
@@ -166,3 +205,23 @@ class RecommenderContract:
         now_items, _ = model.recommend(history, 8)
         later_items, _ = model.recommend(later, 8)
         np.testing.assert_array_equal(now_items, later_items)
+
+    @pytest.mark.parametrize("items", [3, 1])
+    def test_a_catalog_smaller_than_the_list(self, items: int) -> None:
+        shop = tiny_catalog_shop(items)
+        model = self.make().fit(shop)
+        histories = histories_of(shop, [0, 1, 2])
+        scores = model.score(histories)
+        assert scores.shape == (3, items)
+        for history in histories:
+            ranked, values = model.recommend(history, 10)
+            assert sorted(ranked.tolist()) == list(range(items))
+            assert np.all(np.diff(values) <= 0)
+            bought = history.purchased()
+            fresh, _ = model.recommend(history, 10, exclude=bought)
+            assert set(fresh.tolist()) == set(range(items)) - set(bought.tolist())
+            for item in fresh:
+                assert model.explain(history, int(item))
+        similar, similarity = model.similar_items(0, 10)
+        assert 0 not in similar.tolist() and len(similar) <= items - 1
+        assert np.all(np.isfinite(similarity))

@@ -11,13 +11,15 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
-from storewise.app import Services, Settings, build
 from storewise.errors import StorewiseError
+
+if TYPE_CHECKING:  # the services are imported when a command first needs them
+    from storewise.app import Services, Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -38,6 +40,8 @@ class State:
     def settings(self) -> Settings:
         """The settings: root options override environment and ``storewise.toml``."""
         if self._settings is None:
+            from storewise.app import Settings
+
             given: dict[str, Any] = {}
             if self.home is not None:
                 given["home"] = self.home
@@ -50,6 +54,8 @@ class State:
     def services(self) -> Iterator[Services]:
         """The services over the configured store (its schema migrated if needed), closed
         when the command ends."""
+        from storewise.app import build
+
         built = build(self.settings)
         try:
             yield built

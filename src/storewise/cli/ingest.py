@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
     TaskID,
     TextColumn,
-    TimeRemainingColumn,
+    TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from storewise.app import PRESETS, IngestReport, parse_mapping
 from storewise.cli.common import console, err_console, guarded, state
@@ -47,6 +50,36 @@ TimeFormatOpt = Annotated[
     typer.Option("--time-format", help="strftime layout of timestamps, e.g. '%d/%m/%Y %H:%M'."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+
+
+class FileProgress(Protocol):
+    """What the import says after each stage of each chunk of a file."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def rows_read(self) -> int: ...
+    @property
+    def stored(self) -> int: ...
+    @property
+    def total_rows(self) -> int | None: ...
+    @property
+    def stage(self) -> str: ...
+
+
+class _Rows(ProgressColumn):
+    """Rows read and stored, the stage, and a percentage only when the file's row count is
+    known (Parquet): a compressed CSV is read ahead long before its rows are stored, so its
+    bytes say nothing about how far the import is."""
+
+    def render(self, task: Task) -> Text:
+        fields = task.fields
+        if "read" not in fields:
+            return Text("")
+        share = f"{task.percentage:3.0f}% " if task.total is not None else ""
+        return Text(
+            f"{share}{fields['read']:,} read · {fields['stored']:,} stored · {fields['stage']}"
+        )
 
 
 def show_report(report: IngestReport) -> None:
@@ -85,20 +118,31 @@ def _run(
     if report_json is not None and report_json.is_dir():
         raise InputError(f"{report_json}: is a folder; give a file name for --report-json")
     progress = Progress(
+        SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
+        BarColumn(bar_width=20),
+        _Rows(),
+        TimeElapsedColumn(),
         console=err_console,
         disable=quiet,
         transient=True,
     )
     tasks: dict[str, TaskID] = {}
 
-    def tick(name: str, done: int, total: int) -> None:
-        if name not in tasks:
-            tasks[name] = progress.add_task(Path(name).name, total=total)
-        progress.update(tasks[name], completed=done, total=total)
+    def tick(state: FileProgress) -> None:
+        if state.file not in tasks:
+            tasks[state.file] = progress.add_task(Path(state.file).name, total=state.total_rows)
+        task = tasks[state.file]
+        done = state.stage == "done"
+        total = state.total_rows if state.total_rows is not None else (state.rows_read or 1)
+        progress.update(
+            task,
+            completed=state.rows_read,
+            total=total if done or state.total_rows is not None else None,
+            read=state.rows_read,
+            stored=state.stored,
+            stage=state.stage,
+        )
 
     with state(ctx).services() as services, progress:
         report = services.ingest.files(

@@ -46,7 +46,23 @@ from storewise.store.base import StoreWriter
 from storewise.store.writer import now_ms
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class FileProgress:
+    """How far the import of one file is: rows read and stored from it so far, its total rows
+    when the file says (Parquet; a CSV or JSON-lines file is not counted ahead), and the stage
+    the current chunk is in (reading, checking, storing, summarising, done)."""
+
+    file: str
+    rows_read: int
+    stored: int
+    total_rows: int | None
+    stage: str
+
+
+#: Called at each stage of each chunk of each file.
+ProgressFn = Callable[[FileProgress], None]
 #: Earliest plausible ``created_at`` of a customer profile (1900-01-01, epoch ms); later
 #: than a day ahead is implausible too (a consent dated 9999 would outrank every later one).
 CREATED_AT_LOW = -2_208_988_800_000
@@ -501,13 +517,22 @@ def _ingest_file(
     agg = _Aggregates()
     seen_items: set[str] = set()
     name = str(source.path)
+    read_before, stored_before = report.rows_read, report.stored
+    total_rows: list[int | None] = [None]
 
-    def tick(done: int, total: int) -> None:
+    def counted(done: int, total: int) -> None:  # rows for Parquet; bytes (not shown) otherwise
+        if source.format == "parquet":
+            total_rows[0] = total
+
+    def tick(stage: str) -> None:
         if progress is not None:
-            progress(name, done, total)
+            read, stored = report.rows_read - read_before, report.stored - stored_before
+            progress(FileProgress(name, read, stored, total_rows[0], stage))
 
-    for chunk in source.chunks(tick):
+    tick("reading")
+    for chunk in source.chunks(counted if progress is not None else None):
         report.rows_read += chunk.frame.height + len(chunk.bad)
+        tick("checking")
         for bad in chunk.bad:
             report.rejected[_short_reason(bad)] += 1
         if kind in ("orders", "events"):
@@ -521,6 +546,7 @@ def _ingest_file(
                 .agg(pl.col("is_product").all())
             )
             fresh = codes.filter(~pl.col("item_id").is_in(list(seen_items)))
+            tick("storing")
             if fresh.height:
                 writer.upsert_items(fresh, fill_only=True)
                 seen_items.update(fresh["item_id"].to_list())
@@ -536,6 +562,7 @@ def _ingest_file(
             raw = raw.with_columns(_attributes(chunk.frame, extra)) if extra else raw
             items, bad_rows, repairs = converter.items(raw)
             report.repaired.update(repairs)
+            tick("storing")
             unique = items.unique("item_id", keep="last")
             report.duplicates += items.height - unique.height
             report.items_upserted += writer.upsert_items(unique)
@@ -545,6 +572,7 @@ def _ingest_file(
             raw = raw.with_columns(_attributes(chunk.frame, extra)) if extra else raw
             profiles, consents, bad_rows, repairs = converter.customers(raw)
             report.repaired.update(repairs)
+            tick("storing")
             unique = profiles.unique("customer_id", keep="last")
             report.duplicates += profiles.height - unique.height
             report.customers_upserted += writer.upsert_customers(unique)
@@ -553,8 +581,11 @@ def _ingest_file(
         for reason, count in bad_rows.group_by("_reason").len().rows():
             report.rejected[reason] += count
         rejects.write(name, _read_rejects(chunk, bad_rows, delimiter, file_columns))
+        tick("reading")
     if kind in ("orders", "events"):
+        tick("summarising")
         _write_aggregates(writer, agg, report)
+    tick("done")
 
 
 def _short_reason(bad: BadRow) -> str:

@@ -13,6 +13,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from storewise.ingest.presets import Preset, get_preset, resolve_columns
 from storewise.ingest.sources import BadRow, Chunk, Source
 from storewise.privacy.spreadsheet import csv_writer
 from storewise.schema import PURPOSES
-from storewise.store.base import StoreWriter
+from storewise.store.base import EventWrite, StoreWriter
 from storewise.store.writer import now_ms
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -529,59 +530,75 @@ def _ingest_file(
             read, stored = report.rows_read - read_before, report.stored - stored_before
             progress(FileProgress(name, read, stored, total_rows[0], stage))
 
+    def store(fresh: pl.DataFrame, events: pl.DataFrame) -> EventWrite:
+        if fresh.height:
+            writer.upsert_items(fresh, fill_only=True)
+        return writer.add_events(events)
+
+    def stored(pending: Future[EventWrite] | None) -> None:
+        if pending is None:
+            return
+        tick("storing")
+        result = pending.result()
+        report.stored += result.stored
+        report.duplicates += result.duplicates
+        report.identities_linked += result.linked
+        report.rejected.update(result.refused)  # an erased customer's rows
+        report.repaired.update(result.anonymised)  # the collection rule's rows
+
+    # Events of one chunk are stored on a second thread while the next chunk is read and
+    # checked: the store's writes (SQLite steps, PostgreSQL round trips) and polars' work
+    # release the interpreter lock, so the two overlap. Writes keep their order (one thread);
+    # the with-block waits for the last one, so a failure rolls back only after it.
+    pending: Future[EventWrite] | None = None
     tick("reading")
-    for chunk in source.chunks(counted if progress is not None else None):
-        report.rows_read += chunk.frame.height + len(chunk.bad)
-        tick("checking")
-        for bad in chunk.bad:
-            report.rejected[_short_reason(bad)] += 1
-        if kind in ("orders", "events"):
-            raw = _select_canonical(chunk, columns, _EVENT_WANTED)
-            events, bad_rows, repairs, notes = converter.events(raw)
-            report.repaired.update(repairs)
-            report.notes.update(notes)
-            codes = (
-                events.filter(pl.col("item_id").is_not_null())
-                .group_by("item_id")
-                .agg(pl.col("is_product").all())
-            )
-            fresh = codes.filter(~pl.col("item_id").is_in(list(seen_items)))
-            tick("storing")
-            if fresh.height:
-                writer.upsert_items(fresh, fill_only=True)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="storewise-store") as storing:
+        for chunk in source.chunks(counted if progress is not None else None):
+            report.rows_read += chunk.frame.height + len(chunk.bad)
+            tick("checking")
+            for bad in chunk.bad:
+                report.rejected[_short_reason(bad)] += 1
+            if kind in ("orders", "events"):
+                raw = _select_canonical(chunk, columns, _EVENT_WANTED)
+                events, bad_rows, repairs, notes = converter.events(raw)
+                report.repaired.update(repairs)
+                report.notes.update(notes)
+                codes = (
+                    events.filter(pl.col("item_id").is_not_null())
+                    .group_by("item_id")
+                    .agg(pl.col("is_product").all())
+                )
+                fresh = codes.filter(~pl.col("item_id").is_in(list(seen_items)))
                 seen_items.update(fresh["item_id"].to_list())
-            result = writer.add_events(events)
-            report.stored += result.stored
-            report.duplicates += result.duplicates
-            report.identities_linked += result.linked
-            report.rejected.update(result.refused)  # an erased customer's rows
-            report.repaired.update(result.anonymised)  # the collection rule's rows
-            _aggregate(agg, events)
-        elif kind == "items":
-            raw = _select_canonical(chunk, columns, list(preset.columns))
-            raw = raw.with_columns(_attributes(chunk.frame, extra)) if extra else raw
-            items, bad_rows, repairs = converter.items(raw)
-            report.repaired.update(repairs)
-            tick("storing")
-            unique = items.unique("item_id", keep="last")
-            report.duplicates += items.height - unique.height
-            report.items_upserted += writer.upsert_items(unique)
-            report.stored += unique.height
-        else:
-            raw = _select_canonical(chunk, columns, list(preset.columns))
-            raw = raw.with_columns(_attributes(chunk.frame, extra)) if extra else raw
-            profiles, consents, bad_rows, repairs = converter.customers(raw)
-            report.repaired.update(repairs)
-            tick("storing")
-            unique = profiles.unique("customer_id", keep="last")
-            report.duplicates += profiles.height - unique.height
-            report.customers_upserted += writer.upsert_customers(unique)
-            report.stored += unique.height
-            report.consents_recorded += writer.set_consents(consents)
-        for reason, count in bad_rows.group_by("_reason").len().rows():
-            report.rejected[reason] += count
-        rejects.write(name, _read_rejects(chunk, bad_rows, delimiter, file_columns))
-        tick("reading")
+                stored(pending)
+                pending = storing.submit(store, fresh, events)
+                _aggregate(agg, events)
+            elif kind == "items":
+                raw = _select_canonical(chunk, columns, list(preset.columns))
+                raw = raw.with_columns(_attributes(chunk.frame, extra)) if extra else raw
+                items, bad_rows, repairs = converter.items(raw)
+                report.repaired.update(repairs)
+                tick("storing")
+                unique = items.unique("item_id", keep="last")
+                report.duplicates += items.height - unique.height
+                report.items_upserted += writer.upsert_items(unique)
+                report.stored += unique.height
+            else:
+                raw = _select_canonical(chunk, columns, list(preset.columns))
+                raw = raw.with_columns(_attributes(chunk.frame, extra)) if extra else raw
+                profiles, consents, bad_rows, repairs = converter.customers(raw)
+                report.repaired.update(repairs)
+                tick("storing")
+                unique = profiles.unique("customer_id", keep="last")
+                report.duplicates += profiles.height - unique.height
+                report.customers_upserted += writer.upsert_customers(unique)
+                report.stored += unique.height
+                report.consents_recorded += writer.set_consents(consents)
+            for reason, count in bad_rows.group_by("_reason").len().rows():
+                report.rejected[reason] += count
+            rejects.write(name, _read_rejects(chunk, bad_rows, delimiter, file_columns))
+            tick("reading")
+        stored(pending)
     if kind in ("orders", "events"):
         tick("summarising")
         _write_aggregates(writer, agg, report)

@@ -7,6 +7,7 @@ PostgreSQL); identities are stitched set-based, a few statements per batch.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -49,6 +50,9 @@ ANALYZE_FROM = 100_000
 IN_CHUNK = 500
 #: Event batches up to this size are written with plain Python steps (API requests).
 _SMALL_BATCH = 64
+#: Rows of one SQLite INSERT statement in bulk imports: 76 x 13 columns = 988 parameters,
+#: under the 999 that SQLite builds older than 3.32 allow.
+_ROWS_PER_INSERT = 76
 _EVENT_FRAME = pl.Schema(EVENT_SCHEMA)
 _AT = {c: i for i, c in enumerate(EVENT_COLUMNS)}
 
@@ -187,6 +191,37 @@ class SqlWriter:
         finally:
             cursor.close()
 
+    def _insert_event_columns(self, columns: Sequence[list[Any]]) -> int:
+        """SQLite bulk path: insert events given as one list per store column (same values
+        and order as :meth:`_insert_events`), :data:`_ROWS_PER_INSERT` rows per statement.
+        One statement per row spent more time starting statements than storing rows: on
+        the Online Retail file this writes the same rows in about two thirds of the time."""
+        count = len(columns[0]) if columns else 0
+        if not count:
+            return 0
+        names = ", ".join(EVENT_COLUMNS)
+        one = "(" + ", ".join("?" for _ in EVENT_COLUMNS) + ")"
+        full = count - count % _ROWS_PER_INSERT
+        width = _ROWS_PER_INSERT * len(EVENT_COLUMNS)
+        values = list(itertools.chain.from_iterable(zip(*(c[:full] for c in columns), strict=True)))
+        cursor = self._cursor()
+        try:
+            cursor.executemany(
+                f"INSERT OR IGNORE INTO events ({names}) VALUES "
+                + ", ".join([one] * _ROWS_PER_INSERT),
+                (values[at : at + width] for at in range(0, len(values), width)),
+            )
+            stored = max(int(cursor.rowcount), 0)
+            if full < count:
+                cursor.executemany(
+                    f"INSERT OR IGNORE INTO events ({names}) VALUES {one}",
+                    zip(*(c[full:] for c in columns), strict=True),
+                )
+                stored += max(int(cursor.rowcount), 0)
+            return stored
+        finally:
+            cursor.close()
+
     # -- admission: erased customers refused, the collection rule applied ---------------------
     def _admission_facts(self, customer_ids: list[str]) -> tuple[set[str], set[str]]:
         """(customers on the suppression list, customers whose tracking the collection rule
@@ -316,7 +351,10 @@ class SqlWriter:
             )
         item_ids = frame["item_id"].drop_nulls().unique().to_list()
         self._ensure_items(item_ids)
-        stored = self._insert_events(frame.select(EVENT_COLUMNS).rows())
+        if self._dialect == "sqlite":
+            stored = self._insert_event_columns([frame[c].to_list() for c in EVENT_COLUMNS])
+        else:
+            stored = self._insert_events(frame.select(EVENT_COLUMNS).rows())
         self._refresh_statistics(stored)
         return EventWrite(stored=stored, duplicates=frame.height - stored, linked=linked)
 

@@ -36,6 +36,28 @@ ROUTES: list[tuple[str, str, str, Any]] = [
     ("POST", "/v1/support/suggest", "read", {"message": "where is my order?"}),
     ("POST", "/v1/collect", "collect", {"anonymous_id": "guest-0001", "events": []}),
     ("GET", "/v1/public/recommendations?placement=trending", "collect", None),
+    (
+        "POST",
+        "/v1/feedback",
+        "ingest",
+        {"feedback": [{"recommendation_id": "r", "kind": "impression"}]},
+    ),
+    (
+        "POST",
+        "/v1/experiments",
+        "admin",
+        {
+            "experiment_id": "x",
+            "placement": "trending",
+            "variants": [{"name": "control"}, {"name": "b"}],
+        },
+    ),
+    ("GET", "/v1/experiments", "admin", None),
+    ("GET", "/v1/experiments/e1", "admin", None),
+    ("POST", "/v1/experiments/e1/stop", "admin", None),
+    ("GET", "/v1/experiments/e1/results", "admin", None),
+    ("GET", "/v1/analytics/recommendations", "admin", None),
+    ("GET", "/v1/analytics/off-policy?model=popular", "admin", None),
 ]
 
 
@@ -54,7 +76,9 @@ def test_every_v1_route_is_listed_here(client: TestClient) -> None:
             m,
             p.replace("/i1/", "/{item_id}/")
             .replace("/a1/", "/{anonymous_id}/")
-            .replace("/o1/", "/{offer_id}/"),
+            .replace("/o1/", "/{offer_id}/")
+            .replace("/e1", "/{experiment_id}")
+            .replace("/{experiment_id}/stop", "/{experiment_id}/{action}"),
         )
         for m, p in listed
     }

@@ -76,3 +76,11 @@ def test_bad_definitions_exit_2_and_store_nothing(home: Path) -> None:
     assert missing.exit_code == 3 and "nope" in missing.output
     unlogged = runner.invoke(app, ["off-policy", "popular"])
     assert unlogged.exit_code == 2 and "explore_share" in unlogged.output
+
+
+def test_error_messages_print_brackets_as_written(home: Path) -> None:
+    answer = runner.invoke(
+        app,
+        ["create", "x", "--placement", "for-you", "--variant", "control", "--variant", "[b]"],
+    )
+    assert answer.exit_code == 2 and "'[b]'" in answer.output

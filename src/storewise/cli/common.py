@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from storewise.errors import StorewiseError
 
@@ -79,7 +80,8 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except StorewiseError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            # the message is text, not markup: "storewise[spark]" must print as written
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: nothing was committed")

@@ -68,6 +68,14 @@ def test_top_n_breaks_ties_by_index_and_skips_excluded() -> None:
     assert top_n(np.full(3, -np.inf), 2)[0].size == 0
 
 
+def test_top_n_of_a_catalog_smaller_than_n_or_of_none() -> None:
+    scores = np.array([0.2, 0.9, 0.5])
+    items, values = top_n(scores, 10)
+    assert items.tolist() == [1, 2, 0] and values.tolist() == [0.9, 0.5, 0.2]
+    assert top_n(scores, 10, exclude=np.array([0, 1, 2]))[0].size == 0
+    assert top_n(scores, 0)[0].size == 0
+
+
 def test_only_liked_ratings_count_and_rated_items_are_not_new() -> None:
     frame = pl.DataFrame(
         {

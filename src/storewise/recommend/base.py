@@ -255,9 +255,9 @@ def top_n(
     if exclude is not None and exclude.size:
         values[exclude] = -np.inf
     finite = np.flatnonzero(np.isfinite(values))
-    if finite.size == 0:
+    if finite.size == 0 or n <= 0:
         return np.empty(0, np.int64), np.empty(0, np.float64)
-    n = min(n, finite.size)
+    n = min(n, finite.size)  # a catalog smaller than n has only that many items to give
     candidates = finite
     if finite.size > 4 * n:
         part = np.argpartition(-values[finite], n - 1)[:n]

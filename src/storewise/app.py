@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import TracebackType
 
+from storewise.collect.identity import IdentitySigner
 from storewise.collect.limits import CollectLimits
 from storewise.collect.rows import BatchTooLarge
 from storewise.collect.service import PLACEMENTS as WIDGET_PLACEMENTS
@@ -182,6 +183,7 @@ def build(settings: Settings, *, store: Store | None = None) -> Services:
         limits=Limits(settings.ingest_max_quantity, settings.ingest_max_price),
     )
     collect = Collect(
+        signer=IdentitySigner(store.id_hash),
         records=ingest,
         identities=customers,
         served=experiments,

@@ -137,6 +137,13 @@ def test_a_collect_key_cannot_write_for_a_customer_except_by_identify(
     assert store.resolve_anonymous("guest-api-0002") is None
     send(web, [view(11, item)], key=web_key, anonymous_id="guest-api-0002")
     identify = {"type": "identify", "customer_id": customer, "consent": {"marketing": False}}
+    # a page's word alone links nothing: the shop's server must have signed the login
+    forged = send(web, [identify], key=web_key, anonymous_id="guest-api-0002").json()
+    assert forged["identified"] == 0 and "signature" in forged["rejected"][0]["reason"]
+    assert store.resolve_anonymous("guest-api-0002") is None
+    services = web.app.state.services  # type: ignore[attr-defined]
+    key_id = web_key.split("_")[1]
+    identify["signature"] = services.collect.signer.sign(key_id, customer)
     report = send(web, [identify], key=web_key, anonymous_id="guest-api-0002").json()
     assert report["identified"] == 1 and report["identities_linked"] == 1
     assert store.resolve_anonymous("guest-api-0002") == customer

@@ -4,6 +4,7 @@ public answer may hold."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -13,6 +14,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from storewise.collect.identity import IdentitySigner
 from storewise.collect.service import BOT_REASON, Collect
 from storewise.errors import InputError
 from storewise.recommend.results import RankedList, Recommendation
@@ -179,11 +181,16 @@ class FakeFacts:
         )
 
 
+KEY_ID = "0123456789ab"
+SIGNER = IdentitySigner(lambda text: hashlib.sha256(b"store-secret" + text.encode()).hexdigest())
+
+
 @pytest.fixture
 def parts() -> tuple[Collect, FakeRecords, FakeServed, FakeLists, FakeIdentities, FakeFacts]:
     records, served, lists, facts = FakeRecords(), FakeServed(), FakeLists(), FakeFacts()
     identities = FakeIdentities(facts)
     collect = Collect(
+        signer=SIGNER,
         records=records,
         identities=identities,
         served=served,
@@ -220,14 +227,19 @@ MIXED = (
     {"type": "rec_click", "recommendation_id": "unknown", "item_id": "I1"},
     {"type": "purchase", "event_id": "e-07", "item_id": "I2", "transaction_id": "T1"},
     {"type": "consent", "consent": {"marketing": True}},
-    {"type": "identify", "customer_id": "C-1", "consent": {"analytics": True}},
+    {
+        "type": "identify",
+        "customer_id": "C-1",
+        "signature": SIGNER.sign(KEY_ID, "C-1"),
+        "consent": {"analytics": True},
+    },
     {"type": "teleport"},
 )
 
 
 def test_every_row_is_accounted_for(parts: Any) -> None:
     collect, records, _served, _lists, identities, _facts = parts
-    report = collect.accept(collect.read(body(*MIXED)), user_agent=BROWSER).to_dict()
+    report = collect.accept(collect.read(body(*MIXED)), user_agent=BROWSER, key_id=KEY_ID).to_dict()
     assert report["received"] == len(MIXED) == accounted(report)
     assert report["stored"] == 2 and report["feedback"] == 1 and report["identified"] == 1
     assert [r["index"] for r in report["rejected"]] == [2, 3, 5, 9]
@@ -238,8 +250,8 @@ def test_every_row_is_accounted_for(parts: Any) -> None:
 
 def test_a_retried_batch_stores_nothing_twice(parts: Any) -> None:
     collect, records, *_ = parts
-    first = collect.accept(collect.read(body(*MIXED)), user_agent=BROWSER).to_dict()
-    again = collect.accept(collect.read(body(*MIXED)), user_agent=BROWSER).to_dict()
+    first = collect.accept(collect.read(body(*MIXED)), user_agent=BROWSER, key_id=KEY_ID).to_dict()
+    again = collect.accept(collect.read(body(*MIXED)), user_agent=BROWSER, key_id=KEY_ID).to_dict()
     assert again["stored"] == 0 and again["feedback"] == 0
     assert again["duplicates"] == first["stored"] + first["feedback"]
     assert again["received"] == accounted(again)
@@ -248,7 +260,9 @@ def test_a_retried_batch_stores_nothing_twice(parts: Any) -> None:
 
 def test_a_bot_stores_nothing_and_is_told_everything_was_dropped(parts: Any) -> None:
     collect, records, served, _lists, identities, _facts = parts
-    report = collect.accept(collect.read(body(*MIXED)), user_agent="Googlebot/2.1").to_dict()
+    report = collect.accept(
+        collect.read(body(*MIXED)), user_agent="Googlebot/2.1", key_id=KEY_ID
+    ).to_dict()
     assert report["not_stored"] == [{"index": i, "reason": BOT_REASON} for i in range(len(MIXED))]
     assert records.events == {} and served.feedback_keys == set() and identities.consents == {}
 
@@ -257,7 +271,7 @@ def test_consent_is_recorded_once_the_visitor_is_identified(parts: Any) -> None:
     collect, _records, _served, _lists, identities, facts = parts
     facts.links["guest-0001"] = "C-9"
     row = {"type": "consent", "consent": {"marketing": False, "analytics": True}}
-    report = collect.accept(collect.read(body(row)), user_agent=BROWSER).to_dict()
+    report = collect.accept(collect.read(body(row)), user_agent=BROWSER, key_id=KEY_ID).to_dict()
     assert report["consents"] == 1
     assert identities.consents == {"C-9": {"marketing": False, "analytics": True}}
 
@@ -265,8 +279,13 @@ def test_consent_is_recorded_once_the_visitor_is_identified(parts: Any) -> None:
 def test_identify_of_an_id_owned_by_another_account_is_reported(parts: Any) -> None:
     collect, _records, _served, _lists, identities, facts = parts
     facts.links["guest-0001"] = "C-1"
-    row = {"type": "identify", "customer_id": "C-2", "consent": {"marketing": True}}
-    report = collect.accept(collect.read(body(row)), user_agent=BROWSER).to_dict()
+    row = {
+        "type": "identify",
+        "customer_id": "C-2",
+        "signature": SIGNER.sign(KEY_ID, "C-2"),
+        "consent": {"marketing": True},
+    }
+    report = collect.accept(collect.read(body(row)), user_agent=BROWSER, key_id=KEY_ID).to_dict()
     assert report["identified"] == 0 and "another account" in report["not_stored"][0]["reason"]
     assert identities.consents == {}
 
@@ -334,3 +353,16 @@ def test_the_demo_listing_and_product_facts(parts: Any) -> None:
     collect, *_ = parts
     assert [p["item_id"] for p in collect.products(limit=2)] == ["I1", "I2"]
     assert collect.product("I2")["title"] == "Item 2"
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [None, "", "0" * 64, SIGNER.sign(KEY_ID, "C-someone-else"), SIGNER.sign("ffffffffffff", "C-9")],
+)
+def test_an_unsigned_or_forged_identify_links_nothing(parts: Any, signature: str | None) -> None:
+    collect, *_, facts = parts
+    row = {"type": "identify", "customer_id": "C-9", "signature": signature}
+    report = collect.accept(collect.read(body(row)), user_agent=BROWSER, key_id=KEY_ID).to_dict()
+    assert report["identified"] == 0
+    assert "signature" in report["rejected"][0]["reason"]
+    assert facts.resolve_anonymous("guest-0001") is None

@@ -68,7 +68,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 (async () => {
   sw.init({ key: "sw_test", endpoint: "https://reco.example/" });
   sw.track("view_item", { item_id: "A" });
-  sw.identify("C-1");
+  sw.identify("C-1", "sig-from-the-server");
   sw.flush();
   sw.consent({ analytics: false, personalization: false });
   sw.track("view_item", { item_id: "B" });
@@ -85,7 +85,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
   sw.flush();
   await tick(); await tick();
   out.push(snap("granted"));
-  sw.identify("C-1");
+  sw.identify("C-1", "sig-from-the-server");
   sw.flush();
   await tick(); await tick();
   sw.consent({ analytics: false });
@@ -142,6 +142,7 @@ def test_identify_carries_the_consent_and_withdrawal_clears_everything(
     *_, login, withdrawal = steps["withdrawn"]["posts"]
     identify = login["events"][0]
     assert identify["type"] == "identify" and identify["customer_id"] == "C-1"
+    assert identify["signature"] == "sig-from-the-server"
     assert identify["consent"] == {"analytics": True, "personalization": True, "marketing": False}
     # the withdrawal is recorded for the identified customer, then nothing is kept
     (row,) = withdrawal["events"]

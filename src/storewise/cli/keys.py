@@ -14,6 +14,7 @@ from rich.table import Table
 
 from storewise.app import PUBLISHABLE, SCOPES, parse_scopes
 from storewise.cli.common import console, err_console, guarded, print_json, state
+from storewise.errors import InputError, NotFound
 
 app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
 
@@ -52,7 +53,8 @@ def create(
         err_console.print(
             f"created publishable key [bold]{created.info.key_id}[/] for "
             f"{', '.join(created.info.origins)}; it goes into the page source "
-            "(storewise.init({key: ...})):"
+            "(storewise.init({key: ...})); sign logins with its identity secret "
+            f"(storewise keys identity-secret {created.info.key_id}):"
         )
     else:
         err_console.print(
@@ -97,3 +99,21 @@ def revoke(
     with state(ctx).services() as services:
         info = services.keys.revoke(key_id)
     console.print(f"revoked key {info.key_id} ({info.name or 'no name'})")
+
+
+@app.command("identity-secret")
+@guarded
+def identity_secret(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="A publishable (collect) key's id.")],
+) -> None:
+    """Print the identity secret of a publishable key: the shop's server signs each login
+    with it (hex HMAC-SHA256 of the customer id), and pages pass the signature to
+    storewise.identify(customerId, signature). Keep it on the server, never in a page."""
+    with state(ctx).services() as services:
+        found = [k for k in services.keys.list_keys() if k.key_id == key_id]
+        if not found or not found[0].active:
+            raise NotFound(f"no active API key with id {key_id!r}")
+        if PUBLISHABLE not in found[0].scopes:
+            raise InputError(f"key {key_id!r} is not a publishable ({PUBLISHABLE}) key")
+        typer.echo(services.collect.signer.secret(key_id))

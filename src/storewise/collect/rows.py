@@ -112,6 +112,8 @@ class Sorted:
     events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     feedback: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     identify: list[tuple[int, str, dict[str, bool]]] = field(default_factory=list)
+    #: The shop server's signature sent with each identify row, by row position.
+    signatures: dict[int, str | None] = field(default_factory=dict)
     consent: list[tuple[int, dict[str, bool]]] = field(default_factory=list)
     not_stored: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
@@ -251,6 +253,7 @@ def _sort_row(out: Sorted, index: int, row: Any, batch: Batch, now_ms: int) -> N
         if customer is None:
             raise InputError("identify needs the customer_id of the visitor who logged in")
         out.identify.append((index, customer, _decisions(row.get("consent"))))
+        out.signatures[index] = _text(row, "signature")
         return
     if kind == CONSENT:
         decisions = _decisions(row.get("consent"))

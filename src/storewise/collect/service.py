@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from storewise.collect.bots import is_bot
+from storewise.collect.identity import IdentitySigner
 from storewise.collect.limits import CollectLimits, RateLimiter
 from storewise.collect.public import CatalogCache, PublicCatalog
 from storewise.collect.rows import Batch, Sorted, read_batch, sort_rows
@@ -43,6 +44,10 @@ MAX_PUBLIC_N = 24
 MAX_BASKET = 20
 SOURCE = "web"
 BOT_REASON = "bot or crawler user agent: dropped, not stored"
+UNSIGNED_REASON = (
+    "identify needs the shop server's signature of the customer id (HMAC-SHA256 under the "
+    "key's identity secret: storewise keys identity-secret KEY_ID)"
+)
 
 
 class RecordsOutcome(Protocol):
@@ -208,9 +213,12 @@ class Collect:
         served: ServedLists,
         lists: Lists,
         facts: Facts,
+        signer: IdentitySigner,
         limits: CollectLimits | None = None,
         clock: Callable[[], int] = _now_ms,
     ) -> None:
+        """``signer`` checks that a login named by a page was signed by the shop's server."""
+        self.signer = signer
         self.records = records
         self.identities = identities
         self.served = served
@@ -232,9 +240,10 @@ class Collect:
         ``BatchTooLarge`` (413) past the batch limit."""
         return read_batch(body, max_batch=self.limits.max_batch)
 
-    def accept(self, batch: Batch, *, user_agent: str | None) -> CollectReport:
-        """Store what a page sent and say where every row went. A bot's rows are all
-        reported dropped and nothing of them is stored."""
+    def accept(self, batch: Batch, *, user_agent: str | None, key_id: str) -> CollectReport:
+        """Store what a page sent through the publishable key ``key_id`` and say where every
+        row went. A bot's rows are all reported dropped and nothing of them is stored; an
+        identify without the shop server's signature is refused."""
         report = CollectReport(received=len(batch.rows))
         if is_bot(user_agent):
             report.not_stored = [{"index": i, "reason": BOT_REASON} for i in range(report.received)]
@@ -245,7 +254,7 @@ class Collect:
         self._events(rows, report)
         self._feedback(rows, report)
         if batch.anonymous_id is not None:
-            self._identify(batch.anonymous_id, rows, report)
+            self._identify(batch.anonymous_id, rows, report, key_id)
         return report
 
     def _events(self, rows: Sorted, report: CollectReport) -> None:
@@ -294,7 +303,9 @@ class Collect:
             for r in outcome.rejected
         )
 
-    def _identify(self, anonymous_id: str, rows: Sorted, report: CollectReport) -> None:
+    def _identify(
+        self, anonymous_id: str, rows: Sorted, report: CollectReport, key_id: str
+    ) -> None:
         """Logins (with the consent given to the page) and later consent decisions, in the
         order the page sent them."""
         steps: list[tuple[int, str | None, dict[str, bool]]] = [
@@ -303,6 +314,9 @@ class Collect:
         ]
         for index, customer_id, decisions in sorted(steps, key=lambda s: s[0]):
             if customer_id is not None:
+                if not self.signer.verify(key_id, customer_id, rows.signatures.get(index)):
+                    report.rejected.append({"index": index, "reason": UNSIGNED_REASON})
+                    continue
                 self._login(index, anonymous_id, customer_id, decisions, report)
                 continue
             owner = self.facts.resolve_anonymous(anonymous_id)

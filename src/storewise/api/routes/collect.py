@@ -106,7 +106,10 @@ async def collect(request: Request, collect: CollectDep) -> Response:
     except BatchTooLarge as exc:
         return error_json(413, "payload_too_large", exc.message, exc.details)
     report = await run_in_threadpool(
-        collect.accept, batch, user_agent=request.headers.get("user-agent")
+        collect.accept,
+        batch,
+        user_agent=request.headers.get("user-agent"),
+        key_id=principal.key_id,
     )
     return json_answer(report.to_dict(), 202)
 

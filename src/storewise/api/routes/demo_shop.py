@@ -2,10 +2,11 @@
 exactly as a shop's own pages would, over the store's catalog.
 
 ``/demo-shop/`` lists products with a "for you" and a "trending" widget, a consent banner
-and a login form (which calls ``storewise.identify``); ``/demo-shop/items/{id}`` is a product
-page that tracks ``view_item``, shows "similar" and "bought together" widgets and has a buy
-button that tracks the purchase. The pages stand in for the shop's own site: the only thing
-they take from storewise besides the snippet is the catalog, as a shop's site has it.
+and a login form (its back end signs the login, then the page calls ``storewise.identify``);
+``/demo-shop/items/{id}`` is a product page that tracks ``view_item``, shows "similar" and
+"bought together" widgets and has a buy button that tracks the purchase. The pages stand in
+for the shop's own site: the only thing they take from storewise besides the snippet is the
+catalog, as a shop's site has it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from starlette.responses import HTMLResponse
+from pydantic import BaseModel
+from starlette.responses import HTMLResponse, JSONResponse
 
 from storewise.api.schemas import Id
-from storewise.app import Services
+from storewise.app import Services, split_key
+from storewise.errors import InputError
 
 router = APIRouter(prefix="/demo-shop", include_in_schema=False)
 
@@ -64,9 +67,16 @@ SCRIPT = """
     event.preventDefault();
     var id = document.getElementById("customer").value.trim();
     if (!id) return;
-    storewise.identify(id);
-    localStorage.setItem("demo_user", id);
-    who.textContent = "signed in as " + id;
+    // the shop's own server signs the login; the page passes the signature on
+    fetch("/demo-shop/login", {
+      method: "POST",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({customer_id: id})
+    }).then(function (r) { return r.json(); }).then(function (signed) {
+      storewise.identify(id, signed.signature);
+      localStorage.setItem("demo_user", id);
+      who.textContent = "signed in as " + id;
+    });
   };
   document.getElementById("logout").onclick = function () {
     storewise.reset();
@@ -152,6 +162,25 @@ def home(request: Request) -> HTMLResponse:
 <div id="trending" data-storewise="trending" data-n="4" data-href="/demo-shop/items/{{item_id}}">
 </div></section>"""
     return _page(request, "Home", body)
+
+
+class LoginIn(BaseModel):
+    """The demo's login form: a customer id (the demo has no passwords)."""
+
+    customer_id: Id
+
+
+@router.post("/login")
+def login(request: Request, body: LoginIn) -> JSONResponse:
+    """The demo shop's back end at login: it signs the customer id with its publishable
+    key's identity secret, as a shop's own server does, so the page can identify the
+    visitor (storewise refuses an unsigned identify)."""
+    services: Services = request.app.state.services
+    parts = split_key(request.app.state.demo_shop_key)
+    if parts is None:  # the demo creates its own well-formed key at start
+        raise InputError("the demo shop has no publishable key")
+    signature = services.collect.signer.sign(parts[0], body.customer_id)
+    return JSONResponse({"signature": signature}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)

@@ -4,7 +4,7 @@
  *   storewise.init({key: "sw_...", endpoint: "https://reco.shop.example"});
  *   storewise.consent({analytics: true, personalization: true, marketing: false});
  *   storewise.track("view_item", {item_id: "SKU-1", price: 9.5});
- *   storewise.identify("customer-42");        // at login
+ *   storewise.identify("customer-42", sig);   // at login; sig from the shop's server
  *   <div data-storewise="for-you" data-n="8"></div>
  *
  * Nothing is sent and no cookie is set before analytics consent. Every public function
@@ -12,7 +12,7 @@
  */
 (function (w, d) {
   "use strict";
-  var VERSION = "1.0.0";
+  var VERSION = "1.1.0";
   var previous = w.storewise;
   if (previous && previous.version) return; // loaded twice: the first copy stays
 
@@ -296,9 +296,11 @@
     });
   }
 
-  function identify(customerId) {
+  function identify(customerId, signature) {
     if (!cfg || !consent.analytics || customerId === undefined || customerId === null) return;
-    if (push({ type: "identify", customer_id: String(customerId), consent: copy(consent) })) {
+    if (push({ type: "identify", customer_id: String(customerId),
+               signature: signature === undefined ? undefined : String(signature),
+               consent: copy(consent) })) {
       saveState({ identified: true, consent: copy(consent) });
       flush();
     }

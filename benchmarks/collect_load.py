@@ -165,10 +165,10 @@ def in_process(home: Path, items: list[str], batch: int, batches: int = 300) -> 
     with build(Settings(home=home)) as services:
         collect = services.collect
         for n in range(50):
-            collect.accept(collect.read(body(n)), user_agent=USER_AGENT)
+            collect.accept(collect.read(body(n)), user_agent=USER_AGENT, key_id="bench")
         for n in range(50, 50 + batches):
             started = time.perf_counter()
-            collect.accept(collect.read(body(n)), user_agent=USER_AGENT)
+            collect.accept(collect.read(body(n)), user_agent=USER_AGENT, key_id="bench")
             timings["accept"].append(time.perf_counter() - started)
         for n in range(50 + batches, 50 + 2 * batches):
             sorted_rows = sort_rows(collect.read(body(n)), now_ms=int(time.time() * 1000))

@@ -13,10 +13,12 @@ from storewise.recommend.ease import EASE
 from storewise.recommend.itemknn import ItemKNN
 from storewise.recommend.popular import Popular
 from storewise.recommend.repurchase import Repurchase
+from storewise.recommend.sequence import SequentialRules
 from storewise.recommend.userknn import UserKNN
 
 COMPONENTS: dict[str, type[Recommender]] = {
-    model.name: model for model in (Popular, ItemKNN, UserKNN, Content, EASE, ALS, Repurchase)
+    model.name: model
+    for model in (Popular, ItemKNN, UserKNN, Content, EASE, ALS, Repurchase, SequentialRules)
 }
 
 __all__ = ["COMPONENTS"]

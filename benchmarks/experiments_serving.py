@@ -26,14 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.trained_shop import trained_shop
 from storewise.app import (
-    FieldCipher,
-    Ingest,
     Settings,
-    SynthConfig,
     Variant,
     build,
-    single_threaded_blas,
 )
 
 
@@ -51,19 +48,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
-    single_threaded_blas()
     work = args.work or Path(tempfile.mkdtemp(prefix="sw-exp-"))
-    home = work / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "storewise.toml").write_text(f'encryption_key = "{FieldCipher.generate_key()}"\n')
-    config = SynthConfig(customers=args.customers, items=1000, days=180, seed=4)
-    files = Ingest.synthesize(config, work / "csv")
+    home = trained_shop(work, customers=args.customers, seed=4)
     with build(Settings(home=home)) as services:
-        for kind in ("items", "customers", "events"):
-            services.ingest.files(kind, [files[kind]])
-        started = time.perf_counter()
-        services.training.train(budget_seconds=30)
-        print(f"trained in {time.perf_counter() - started:.1f} s")
         engine, experiments = services.serving, services.experiments
         customers = sorted(services.store.customers()["customer_id"].to_list())
         plain: dict[str, list[float]] = {"computed": [], "cached": []}

@@ -22,15 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.trained_shop import trained_shop
 from storewise.app import (
     Experiments,
-    FieldCipher,
-    Ingest,
     Settings,
-    SynthConfig,
     Variant,
     build,
-    single_threaded_blas,
 )
 
 SHARES = (0.0, 0.02, 0.05, 0.10)
@@ -44,17 +41,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
-    single_threaded_blas()
     work = args.work or Path(tempfile.mkdtemp(prefix="sw-new-"))
-    home = work / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "storewise.toml").write_text(f'encryption_key = "{FieldCipher.generate_key()}"\n')
-    config = SynthConfig(customers=args.customers, items=1000, days=180, seed=6)
-    files = Ingest.synthesize(config, work / "csv")
+    home = trained_shop(work, customers=args.customers, seed=6)
     with build(Settings(home=home)) as services:
-        for kind in ("items", "customers", "events"):
-            services.ingest.files(kind, [files[kind]])
-        services.training.train(budget_seconds=30)
         engine = services.serving
         already = len(engine.unseen_items())
         new = [
